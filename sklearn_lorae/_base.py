@@ -1,0 +1,363 @@
+"""What the public estimators share: parameters, validation, fit, encoding and decoding."""
+
+import contextlib
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from skorch.callbacks import ProgressBar
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from ._bottlenecks import BOTTLENECKS
+from ._modules import (
+    OUTPUT_ACTIVATIONS,
+    OUTPUT_RANGES,
+    Autoencoder,
+    ConvDecoder,
+    ConvEncoder,
+    MLPDecoder,
+    MLPEncoder,
+)
+from ._net import AutoencoderNet
+from .metrics import latent_rank, latent_singular_values
+
+# Rows per forward pass in transform / inverse_transform / sample: large enough to keep
+# per-batch overhead negligible, small enough that memory stays near input + output.
+_INFERENCE_BATCH_SIZE = 1024
+
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+# Numpydoc text of the parameters both public estimators share.
+SHARED_PARAMETERS_DOC = """\
+    latent_dim : int, default=32
+        Width of the latent code (of the encoder's output and of the square bottleneck).
+
+    alpha : float, default=1e-3
+        Weight of the nuclear-norm penalty of ``regularizer="nuclear"``: the LoRAE paper's
+        lambda, on the same scale. The training loss of a batch is
+        ``mean((x - x_hat)**2) + alpha * ||M||_*``, the squared error averaged over
+        features *and* samples, as in the paper's official code (``F.mse_loss``), on which
+        its lambda values (1e-1 ... 1e-5, default 1e-3) were tuned. Ignored by the other
+        regularizers.
+
+    regularizer : {"nuclear", "implicit", "none"}, default="nuclear"
+        The method, i.e. what sits between encoder and decoder:
+
+        - ``"nuclear"``: LoRAE, one square linear layer M without bias, penalised by
+          ``alpha * ||M||_*``;
+        - ``"implicit"``: IRMAE, ``n_linear`` square linear layers without bias, no penalty;
+        - ``"none"``: a plain autoencoder.
+
+    n_linear : int, default=4
+        Number of linear layers of ``regularizer="implicit"``; ignored otherwise.
+
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+        Widths of the hidden ReLU layers of the multilayer-perceptron encoder (the
+        decoder mirrors them). Used for flat data, i.e. when ``image_shape`` is None and
+        no ``encoder`` / ``decoder`` is given.
+
+    image_shape : tuple of int (C, H, W), default=None
+        When given, each row of X is an image of this shape (C * H * W must equal
+        ``n_features``, rows in C-order as ``X.reshape(n, C, H, W)``) and the LoRAE
+        paper's convolutional nets are used: 32-64-128-256 channels up to 32 x 32 pixels
+        (MNIST; 28 x 28 inputs are padded to 32 x 32 inside the net and cropped back),
+        128-256-512-1024 above (CelebA, 64 x 64).
+
+    encoder : torch.nn.Module, default=None
+        Your own encoder, used instead of the built-in one. It receives batches of shape
+        ``(n, n_features)``, or ``(n, C, H, W)`` when ``image_shape`` is given, and must
+        return ``(n, latent_dim)``. A copy is trained; the module you pass is not changed.
+
+    decoder : torch.nn.Module, default=None
+        Your own decoder: ``(n, latent_dim)`` to the encoder's input shape. A copy is
+        trained; ``output_activation`` is ignored for it.
+
+    output_activation : {"identity", "sigmoid", "tanh"}, default="identity"
+        Last layer of the built-in decoder. The identity never clips, so it suits any
+        data (e.g. standardised tabular data). ``"sigmoid"`` suits data in [0, 1] and
+        ``"tanh"`` data in [-1, 1] (the paper's choice, with images scaled to [-1, 1]);
+        ``fit`` raises a ValueError when the data leave the activation's range, instead
+        of learning reconstructions that are silently clipped.
+
+    max_epochs : int, default=50
+        Number of passes over the training data.
+
+    batch_size : int, default=128
+        Mini-batch size of the Adam optimizer.
+
+    lr : float, default=1e-3
+        Learning rate of the Adam optimizer.
+
+    device : str, default="auto"
+        Torch device to train and infer on. ``"auto"`` takes CUDA when it is available
+        and the CPU otherwise; asking for ``"cuda"`` without CUDA raises a ValueError.
+        Results are always numpy arrays on the host.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights' initialisation, the batches' order and everything sampled in
+        ``fit``: the same integer gives the same model on the CPU. Torch's global random
+        state of the caller is left as it was.
+
+    verbose : int, default=0
+        When > 0, print a progress bar and a table of the losses at every epoch.
+"""
+
+
+class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of the public estimators; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "regularizer": [StrOptions(set(BOTTLENECKS))],
+        "n_linear": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "image_shape": ["array-like", None],
+        "encoder": [nn.Module, None],
+        "decoder": [nn.Module, None],
+        "output_activation": [StrOptions(set(OUTPUT_ACTIVATIONS))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES)
+        image_shape = self._check_image_shape()
+        self._check_output_range(X)
+        device = _resolve_device(self.device)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        inputs = torch.tensor(X, dtype=torch.float32, device=device)
+        if image_shape is not None:
+            inputs = inputs.view(-1, *image_shape)
+
+        with _seeded_torch(seed, device):
+            net = AutoencoderNet(
+                module=self._build_module(image_shape),
+                criterion=nn.MSELoss,
+                optimizer=torch.optim.Adam,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                device=device,
+                verbose=self.verbose,
+                callbacks=[ProgressBar()] if self.verbose else None,
+            )
+            net.fit(TensorDataset(inputs))
+        self.net_ = net
+        self.n_iter_ = len(net.history)
+        self._fit_dtype = X.dtype
+
+        latents = self._encode(X)
+        self.latent_singular_values_ = latent_singular_values(latents)
+        self.latent_rank_ = latent_rank(self.latent_singular_values_)
+        self._fit_latent_model(latents, seed)
+        return self
+
+    def _fit_latent_model(self, latents, seed):
+        """Hook for subclasses: fit what needs the training latents (e.g. a density)."""
+
+    def _build_module(self, image_shape):
+        n_features = self.n_features_in_
+        if self.encoder is not None:
+            encoder = copy.deepcopy(self.encoder)
+        elif image_shape is not None:
+            encoder = ConvEncoder(image_shape, self.latent_dim)
+        else:
+            encoder = MLPEncoder(n_features, self._check_hidden_layer_sizes(), self.latent_dim)
+        if self.decoder is not None:
+            decoder = copy.deepcopy(self.decoder)
+        elif image_shape is not None:
+            decoder = ConvDecoder(self.latent_dim, image_shape, self.output_activation)
+        else:
+            decoder = MLPDecoder(
+                self.latent_dim, self._check_hidden_layer_sizes(), n_features, self.output_activation
+            )
+        bottleneck = BOTTLENECKS[self.regularizer].from_estimator(self, self.latent_dim)
+        return Autoencoder(encoder, bottleneck, decoder)
+
+    # ----------------------------------------------------------- validation
+    def _check_image_shape(self):
+        if self.image_shape is None:
+            return None
+        shape = tuple(self.image_shape)
+        if len(shape) != 3 or not all(isinstance(s, Integral) and s > 0 for s in shape):
+            raise ValueError(
+                f"image_shape must be three positive integers (C, H, W), got {self.image_shape!r}."
+            )
+        if int(np.prod(shape)) != self.n_features_in_:
+            raise ValueError(
+                f"image_shape={shape} holds {int(np.prod(shape))} values per image, but X has "
+                f"{self.n_features_in_} features."
+            )
+        return tuple(int(s) for s in shape)
+
+    def _check_hidden_layer_sizes(self):
+        sizes = tuple(np.ravel(self.hidden_layer_sizes))
+        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must hold positive integers, got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _check_output_range(self, X):
+        if self.decoder is not None:
+            return
+        low, high = OUTPUT_RANGES[self.output_activation]
+        x_min, x_max = X.min(), X.max()
+        if x_min < low or x_max > high:
+            raise ValueError(
+                f"output_activation={self.output_activation!r} can only produce values in "
+                f"[{low}, {high}], but X spans [{x_min:.4g}, {x_max:.4g}]: its reconstructions "
+                "would be clipped. Scale X into that range or use "
+                "output_activation='identity'."
+            )
+
+    # ------------------------------------------------------------ inference
+    def transform(self, X):
+        """Encode X into the latent space.
+
+        The code is ``z = M(E(x))`` for LoRAE: the bottleneck folded into the encoder,
+        the paper's inference model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, latent_dim)
+            Same float dtype as X (float64 for other input types).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        return self._encode(X)
+
+    def inverse_transform(self, X):
+        """Decode latent codes back to the data space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, latent_dim)
+            Latent codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+            Same float dtype as the codes (float64 for other input types).
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=_FLOAT_DTYPES)
+        if Z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but {type(self).__name__} decodes codes of "
+                f"latent_dim={self.latent_dim} features."
+            )
+        return self._decode(Z)
+
+    def score(self, X, y=None):
+        """Negative mean squared reconstruction error (greater is better).
+
+        Lets ``GridSearchCV`` compare settings without a scorer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        reconstruction = self._decode(self._encode(X))
+        return -float(np.mean((X - reconstruction) ** 2))
+
+    def _encode(self, X):
+        module = self.net_.module_
+        image_shape = self._check_image_shape()
+        input_shape = (-1, *image_shape) if image_shape is not None else (-1, X.shape[1])
+        return self._map_batches(lambda x: module.encode(x.view(input_shape)), X, self.latent_dim)
+
+    def _decode(self, Z):
+        return self._map_batches(self.net_.module_.decoder, Z, self.n_features_in_)
+
+    def _map_batches(self, function, X, n_out):
+        """``function`` over the rows of X in batches, without gradients: memory is the
+        input, the output and one batch, whatever the number of rows."""
+        module = self.net_.module_
+        module.eval()
+        out = np.empty((X.shape[0], n_out), dtype=X.dtype)
+        device = self.net_.device
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
+                stop = start + _INFERENCE_BATCH_SIZE
+                batch = torch.tensor(X[start:stop], dtype=torch.float32, device=device)
+                out[start:stop] = function(batch).reshape(len(batch), n_out).cpu().numpy()
+        return out
+
+    # ------------------------------------------------------ sklearn protocol
+    @property
+    def _n_features_out(self):
+        return self.latent_dim
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a torch device.") from exc
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was asked for, but CUDA is not available to torch here. "
+            "Use device='auto' or 'cpu'."
+        )
+    return device
+
+
+@contextlib.contextmanager
+def _seeded_torch(seed, device):
+    """Seed torch's generators for the block and restore the caller's state afterwards."""
+    cuda_devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
+        torch.random.default_generator.manual_seed(seed)
+        for cuda_device in cuda_devices:
+            with torch.cuda.device(cuda_device):
+                torch.cuda.manual_seed(seed)
+        yield
+

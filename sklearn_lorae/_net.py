@@ -1,0 +1,93 @@
+"""The skorch net: one training loop for every bottleneck.
+
+skorch owns the loop (optimizer, epochs, callbacks, device, history). This subclass
+changes three small things:
+
+- ``get_loss``: mean squared reconstruction error plus the bottleneck's penalty;
+- ``get_iterator``: batches are slices of one tensor (already on the device), not
+  per-sample ``Dataset`` items collated by a ``DataLoader``;
+- ``train_step_single``: a loss that is not finite stops the fit at once.
+"""
+
+import torch
+from skorch import NeuralNet
+from torch.nn import functional as F
+
+
+class TensorBatches:
+    """Mini-batches of the rows of a tensor, reshuffled at every pass when ``shuffle``.
+
+    Yields ``(X_batch, X_batch)``: skorch's ``(X, y)`` pair, the target being the input.
+    The permutation is drawn from torch's global generator on the CPU, which the
+    estimators seed (inside ``torch.random.fork_rng``) from ``random_state``.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False):
+        (self.X,) = dataset.tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return -(-len(self.X) // self.batch_size)
+
+    def __iter__(self):
+        n_samples = len(self.X)
+        if self.shuffle:
+            order = torch.randperm(n_samples).to(self.X.device)
+            for start in range(0, n_samples, self.batch_size):
+                batch = self.X[order[start : start + self.batch_size]]
+                yield batch, batch
+        else:
+            for start in range(0, n_samples, self.batch_size):
+                batch = self.X[start : start + self.batch_size]
+                yield batch, batch
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class AutoencoderNet(NeuralNet):
+    """A skorch ``NeuralNet`` for :class:`~sklearn_lorae._modules.Autoencoder` modules.
+
+    The loss of a batch is ``mean((x - x_hat)**2) + penalty``: the mean over pixels
+    (features) and samples, as ``F.mse_loss`` in the LoRAE paper's official code, which
+    is the scale its lambda values were tuned on. The reconstruction error and the
+    penalty are also recorded in the history of each batch (``"reconstruction"`` and
+    ``"penalty"``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("iterator_train", TensorBatches)
+        kwargs.setdefault("iterator_train__shuffle", True)
+        kwargs.setdefault("iterator_valid", TensorBatches)
+        kwargs.setdefault("train_split", None)
+        # The module pickled with the net is this package's own class, not plain weights.
+        kwargs.setdefault("torch_load_kwargs", {"weights_only": False})
+        super().__init__(*args, **kwargs)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        reconstruction, h, z = y_pred
+        loss = F.mse_loss(reconstruction, y_true)
+        penalty = self.module_.penalty(h, z)
+        if training:
+            self.history.record_batch("reconstruction", loss.item())
+        if penalty is None:
+            return loss
+        if training:
+            self.history.record_batch("penalty", penalty.item())
+        return loss + penalty
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"The training loss became {loss.item()} at epoch {len(self.history)}. "
+                "The model is not usable: lower lr or alpha, or scale the data "
+                "(e.g. with StandardScaler or MinMaxScaler)."
+            )
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}

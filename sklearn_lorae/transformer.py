@@ -1,0 +1,93 @@
+"""LoRAETransformer: a low-rank autoencoder as a scikit-learn transformer."""
+
+from ._base import SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
+
+
+class LoRAETransformer(BaseLowRankAutoencoder):
+    __doc__ = f"""Low-rank autoencoder (LoRAE) as a scikit-learn transformer.
+
+    An encoder E, a bottleneck and a decoder D are trained to reconstruct X; with the
+    default ``regularizer="nuclear"`` the bottleneck is a square linear layer M whose
+    nuclear norm is penalised, which lowers the rank of the latent space (Mazumder et
+    al., "Learning Low-Rank Latent Spaces with Simple Deterministic Autoencoder",
+    WACV 2024, arXiv 2310.16194). ``transform`` returns the codes ``M(E(x))``,
+    ``inverse_transform`` decodes them. Training runs in a skorch ``NeuralNet``
+    (``net_``), on CUDA when available.
+
+    Parameters
+    ----------
+{SHARED_PARAMETERS_DOC}
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the torch module, ``net_.history`` the
+        losses of every epoch and batch (``"reconstruction"`` and ``"penalty"`` too).
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``, when X has string column names.
+
+    latent_singular_values_ : ndarray of shape (latent_dim,)
+        Singular values of the covariance of the training data's codes, descending.
+
+    latent_rank_ : int
+        How many of them exceed 1e-3 times the largest (see
+        :func:`sklearn_lorae.metrics.latent_rank`).
+
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    LoRAEGenerator : The same model, with a density on the latent space to sample from.
+    sklearn.decomposition.PCA : The linear counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_lorae import LoRAETransformer
+    >>> X = load_digits().data / 16.0
+    >>> lorae = LoRAETransformer(latent_dim=16, max_epochs=5, random_state=0)
+    >>> Z = lorae.fit_transform(X)
+    >>> Z.shape
+    (1797, 16)
+    >>> lorae.inverse_transform(Z).shape
+    (1797, 64)
+    """
+
+    def __init__(
+        self,
+        latent_dim=32,
+        *,
+        alpha=1e-3,
+        regularizer="nuclear",
+        n_linear=4,
+        hidden_layer_sizes=(256, 128),
+        image_shape=None,
+        encoder=None,
+        decoder=None,
+        output_activation="identity",
+        max_epochs=50,
+        batch_size=128,
+        lr=1e-3,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.latent_dim = latent_dim
+        self.alpha = alpha
+        self.regularizer = regularizer
+        self.n_linear = n_linear
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.image_shape = image_shape
+        self.encoder = encoder
+        self.decoder = decoder
+        self.output_activation = output_activation
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
