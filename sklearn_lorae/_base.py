@@ -173,7 +173,7 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.n_iter_ = len(net.history)
         self._fit_dtype = X.dtype
 
-        latents = self._encode(X)
+        latents = self._encode(X.astype(np.float32, copy=False))
         self.latent_singular_values_ = latent_singular_values(latents)
         self.latent_rank_ = latent_rank(self.latent_singular_values_)
         self._fit_latent_model(latents, seed)
@@ -302,25 +302,36 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return -float(np.mean((X - reconstruction) ** 2))
 
     def _encode(self, X):
-        module = self.net_.module_
+        module = self._inference_module(X.dtype)
         image_shape = self._check_image_shape()
         input_shape = (-1, *image_shape) if image_shape is not None else (-1, X.shape[1])
         return self._map_batches(lambda x: module.encode(x.view(input_shape)), X, self.latent_dim)
 
     def _decode(self, Z):
-        return self._map_batches(self.net_.module_.decoder, Z, self.n_features_in_)
+        return self._map_batches(self._inference_module(Z.dtype).decoder, Z, self.n_features_in_)
+
+    def _inference_module(self, dtype):
+        """The trained module in eval mode, computing in ``dtype``.
+
+        The net trains in float32; float64 input is encoded and decoded by a float64 copy,
+        so that results do not depend on how rows are split into batches (float32 matrix
+        products round differently for different batch sizes).
+        """
+        module = self.net_.module_.eval()
+        if dtype == np.float64:
+            module = copy.deepcopy(module).to(torch.float64)
+        return module
 
     def _map_batches(self, function, X, n_out):
         """``function`` over the rows of X in batches, without gradients: memory is the
         input, the output and one batch, whatever the number of rows."""
-        module = self.net_.module_
-        module.eval()
         out = np.empty((X.shape[0], n_out), dtype=X.dtype)
+        dtype = torch.float64 if X.dtype == np.float64 else torch.float32
         device = self.net_.device
         with torch.inference_mode():
             for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
                 stop = start + _INFERENCE_BATCH_SIZE
-                batch = torch.tensor(X[start:stop], dtype=torch.float32, device=device)
+                batch = torch.tensor(X[start:stop], dtype=dtype, device=device)
                 out[start:stop] = function(batch).reshape(len(batch), n_out).cpu().numpy()
         return out
 
