@@ -11,6 +11,7 @@ changes three small things:
 
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import PassthroughScoring
 from torch.nn import functional as F
 
 
@@ -53,8 +54,8 @@ class AutoencoderNet(NeuralNet):
     The loss of a batch is ``mean((x - x_hat)**2) + penalty``: the mean over pixels
     (features) and samples, as ``F.mse_loss`` in the LoRAE paper's official code, which
     is the scale its lambda values were tuned on. The reconstruction error and the
-    penalty are also recorded in the history of each batch (``"reconstruction"`` and
-    ``"penalty"``).
+    penalty are recorded in the history of each batch (``"reconstruction"`` and
+    ``"penalty"``, 0 for methods without one) and averaged per epoch.
     """
 
     def __init__(self, *args, **kwargs):
@@ -66,17 +67,22 @@ class AutoencoderNet(NeuralNet):
         kwargs.setdefault("torch_load_kwargs", {"weights_only": False})
         super().__init__(*args, **kwargs)
 
+    def get_default_callbacks(self):
+        # Epoch means of the two parts of the loss, next to skorch's train_loss.
+        return [
+            *super().get_default_callbacks(),
+            ("reconstruction", PassthroughScoring(name="reconstruction", on_train=True)),
+            ("penalty", PassthroughScoring(name="penalty", on_train=True)),
+        ]
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         reconstruction, h, z = y_pred
         loss = F.mse_loss(reconstruction, y_true)
         penalty = self.module_.penalty(h, z)
         if training:
             self.history.record_batch("reconstruction", loss.item())
-        if penalty is None:
-            return loss
-        if training:
-            self.history.record_batch("penalty", penalty.item())
-        return loss + penalty
+            self.history.record_batch("penalty", 0.0 if penalty is None else penalty.item())
+        return loss if penalty is None else loss + penalty
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)

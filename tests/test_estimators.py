@@ -151,7 +151,7 @@ def test_fitted_attributes(digits):
     history = estimator.net_.history
     assert len(history[-1, "batches"]) == int(np.ceil(len(X_train) / 128))
     assert history[-1, "batches", -1, "penalty"] > 0
-    assert np.isfinite(history[-1, "train_loss"])
+    assert history[-1, "train_loss"] == pytest.approx(history[-1, "reconstruction"] + history[-1, "penalty"])
 
 
 def test_transform_is_the_folded_encoder():

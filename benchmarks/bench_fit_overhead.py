@@ -1,0 +1,117 @@
+"""Fit time of LoRAETransformer against a plain PyTorch loop on the same net.
+
+In one run, on MNIST (../shared/data/mnist.npz) with the LoRAE paper's MNIST net
+(image_shape=(1, 28, 28), latent_dim=128), for each batch size:
+
+- ``plain``: a hand-written eager loop, identical module, loss (mean squared error +
+  alpha * nuclear norm), Adam optimizer, the same shuffled batch order;
+- ``lorae``: ``LoRAETransformer(regularizer="nuclear").fit`` (training loop timed by skorch's
+  epoch timer, and the whole ``fit`` including the post-fit work);
+- ``ae``: the same with ``regularizer="none"``.
+
+Runs are interleaved (plain, lorae, ae, plain, ...) and each ratio is the ratio of medians,
+so that a machine busy with other work slows all of them alike. Usage::
+
+    python benchmarks/bench_fit_overhead.py --n-samples 6000 --repeats 3 \
+        --output benchmarks/results/fit_overhead.json
+"""
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import load_mnist  # noqa: E402
+
+from sklearn_lorae import LoRAETransformer  # noqa: E402
+
+IMAGE_SHAPE = (1, 28, 28)
+
+
+def plain_loop(estimator, X, seed):
+    """What a user would write by hand: the estimator's own module, a bare loop."""
+    torch.manual_seed(seed)
+    estimator.n_features_in_ = X.shape[1]  # _build_module reads it
+    module = estimator._build_module(IMAGE_SHAPE)
+    optimizer = torch.optim.Adam(module.parameters(), lr=estimator.lr)
+    inputs = torch.from_numpy(X).view(-1, *IMAGE_SHAPE)
+    start = time.perf_counter()
+    for _ in range(estimator.max_epochs):
+        order = torch.randperm(len(inputs))
+        for first in range(0, len(inputs), estimator.batch_size):
+            batch = inputs[order[first : first + estimator.batch_size]]
+            optimizer.zero_grad()
+            reconstruction, h, z = module(batch)
+            loss = torch.nn.functional.mse_loss(reconstruction, batch)
+            penalty = module.penalty(h, z)
+            if penalty is not None:
+                loss = loss + penalty
+            loss.backward()
+            optimizer.step()
+    return time.perf_counter() - start, loss.item()
+
+
+def estimator_fit(estimator, X):
+    start = time.perf_counter()
+    estimator.fit(X)
+    total = time.perf_counter() - start
+    training = float(sum(estimator.net_.history[:, "dur"]))
+    return training, total, float(estimator.net_.history[-1, "train_loss"])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-samples", type=int, default=6000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=None)
+    args = parser.parse_args()
+
+    X = load_mnist()[0][: args.n_samples]
+    settings = dict(image_shape=IMAGE_SHAPE, latent_dim=128, max_epochs=args.epochs, device="cpu")
+    results = {
+        "command": "python " + " ".join(sys.argv),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
+        "torch": torch.__version__,
+        "n_samples": args.n_samples,
+        "epochs": args.epochs,
+        "batch_sizes": {},
+    }
+    for batch_size in args.batch_sizes:
+        times = {"plain": [], "lorae_training": [], "lorae_fit": [], "ae_training": [], "ae_fit": []}
+        losses = {}
+        for repeat in range(args.repeats):
+            lorae = LoRAETransformer(batch_size=batch_size, random_state=repeat, **settings)
+            seconds, losses["plain"] = plain_loop(lorae, X, seed=repeat)
+            times["plain"].append(seconds)
+            training, total, losses["lorae"] = estimator_fit(lorae, X)
+            times["lorae_training"].append(training)
+            times["lorae_fit"].append(total)
+            ae = LoRAETransformer(batch_size=batch_size, regularizer="none", random_state=repeat, **settings)
+            training, total, losses["ae"] = estimator_fit(ae, X)
+            times["ae_training"].append(training)
+            times["ae_fit"].append(total)
+            print(batch_size, repeat, {k: round(v[-1], 2) for k, v in times.items()}, flush=True)
+        median = {k: float(np.median(v)) for k, v in times.items()}
+        results["batch_sizes"][batch_size] = {
+            "seconds": times,
+            "median_seconds": median,
+            "last_loss": losses,
+            "ratio_lorae_training_over_plain": median["lorae_training"] / median["plain"],
+            "ratio_lorae_fit_over_plain": median["lorae_fit"] / median["plain"],
+            "ratio_lorae_over_ae_training": median["lorae_training"] / median["ae_training"],
+        }
+        print(json.dumps(results["batch_sizes"][batch_size], indent=1), flush=True)
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
