@@ -39,23 +39,44 @@ SHARED_PARAMETERS_DOC = """\
         Width of the latent code (of the encoder's output and of the square bottleneck).
 
     alpha : float, default=1e-3
-        Weight of the nuclear-norm penalty of ``regularizer="nuclear"``: the LoRAE paper's
-        lambda, on the same scale. The training loss of a batch is
-        ``mean((x - x_hat)**2) + alpha * ||M||_*``, the squared error averaged over
-        features *and* samples, as in the paper's official code (``F.mse_loss``), on which
-        its lambda values (1e-1 ... 1e-5, default 1e-3) were tuned. Ignored by the other
-        regularizers.
+        Weight of the method's penalty, whatever the method: the training loss of a batch
+        is ``mean((x - x_hat)**2) + alpha * penalty``, the squared error averaged over
+        features *and* samples, as in the LoRAE paper's official code (``F.mse_loss``).
+        For ``"nuclear"`` it is the LoRAE paper's lambda, on the same scale (its values
+        1e-1 ... 1e-5, default 1e-3); for ``"variational"`` the beta of the beta-VAE; for
+        ``"rae"`` the RAE paper's beta; for ``"wae"`` the WAE paper's lambda. Ignored by
+        ``"implicit"``, ``"none"`` and ``"truncated"``, which have no penalty.
 
-    regularizer : {"nuclear", "implicit", "none"}, default="nuclear"
+    regularizer : {"nuclear", "implicit", "none", "variational", "rae", "wae", \
+            "truncated"}, default="nuclear"
         The method, i.e. what sits between encoder and decoder:
 
-        - ``"nuclear"``: LoRAE, one square linear layer M without bias, penalised by
-          ``alpha * ||M||_*``;
-        - ``"implicit"``: IRMAE, ``n_linear`` square linear layers without bias, no penalty;
-        - ``"none"``: a plain autoencoder.
+        - ``"nuclear"``: LoRAE (Mazumder et al. 2024), one square linear layer M without
+          bias, penalised by ``alpha * ||M||_*``;
+        - ``"implicit"``: IRMAE (Jing et al. 2020), ``n_linear`` square linear layers
+          without bias, no penalty;
+        - ``"none"``: a plain autoencoder;
+        - ``"variational"``: VAE (Kingma & Welling 2014), mean and log-variance heads, a
+          reparameterised draw while training, penalty ``alpha * KL(q(z|x) || N(0, I))``
+          (summed over latent dimensions); the codes are the means;
+        - ``"rae"``: RAE-L2 (Ghosh et al. 2020), penalty
+          ``alpha * (||z||**2 / 2 + 1e-3 * ||decoder weights||**2)``;
+        - ``"wae"``: WAE-MMD (Tolstikhin et al. 2018), penalty ``alpha * MMD**2`` between
+          the codes and N(0, I) draws, inverse multiquadratic kernel;
+        - ``"truncated"``: RRAE, strong form (Mounayer et al. 2024): the decoder sees the
+          rank-``rank`` truncated SVD of each batch's codes; after training, the codes
+          are the projections onto one rank-``rank`` basis of the training codes. With
+          ``rank="auto"``, aRRAE: the rank is searched during training (``rank_``).
 
     n_linear : int, default=4
         Number of linear layers of ``regularizer="implicit"``; ignored otherwise.
+
+    rank : int or "auto", default="auto"
+        Rank k of the truncated SVD of ``regularizer="truncated"`` (at most
+        ``latent_dim``); ``"auto"`` searches it during training, starting at
+        ``latent_dim`` and lowering it by one per epoch while the reconstruction keeps up
+        (aRRAE; give it well over ``latent_dim`` epochs). Ignored by the other
+        regularizers.
 
     hidden_layer_sizes : tuple of int, default=(256, 128)
         Widths of the hidden ReLU layers of the multilayer-perceptron encoder (the
@@ -117,6 +138,7 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         "alpha": [Interval(Real, 0, None, closed="left")],
         "regularizer": [StrOptions(set(BOTTLENECKS))],
         "n_linear": [Interval(Integral, 1, None, closed="left")],
+        "rank": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "hidden_layer_sizes": ["array-like"],
         "image_shape": ["array-like", None],
         "encoder": [nn.Module, None],
@@ -176,6 +198,7 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         latents = self._encode(X.astype(np.float32, copy=False))
         self.latent_singular_values_ = latent_singular_values(latents)
         self.latent_rank_ = latent_rank(self.latent_singular_values_)
+        self.rank_ = net.module_.bottleneck.rank
         self._fit_latent_model(latents, seed)
         return self
 

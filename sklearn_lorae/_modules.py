@@ -155,4 +155,4 @@ class Autoencoder(nn.Module):
         return self.bottleneck.encode(self.encoder(x))
 
     def penalty(self, h, z):
-        return self.bottleneck.penalty(h, z)
+        return self.bottleneck.penalty(h, z, self.decoder)

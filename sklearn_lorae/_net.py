@@ -11,7 +11,7 @@ changes three small things:
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import PassthroughScoring
+from skorch.callbacks import Callback, PassthroughScoring
 from torch.nn import functional as F
 
 
@@ -48,6 +48,17 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+class BottleneckHooks(Callback):
+    """Calls the bottleneck's training hooks: ``on_epoch_end(net)`` after every epoch
+    and ``on_train_end(net, X)`` when training ends, X being the training inputs."""
+
+    def on_epoch_end(self, net, **kwargs):
+        net.module_.bottleneck.on_epoch_end(net)
+
+    def on_train_end(self, net, X=None, **kwargs):
+        net.module_.bottleneck.on_train_end(net, X.tensors[0])
+
+
 class AutoencoderNet(NeuralNet):
     """A skorch ``NeuralNet`` for :class:`~sklearn_lorae._modules.Autoencoder` modules.
 
@@ -68,12 +79,17 @@ class AutoencoderNet(NeuralNet):
         super().__init__(*args, **kwargs)
 
     def get_default_callbacks(self):
-        # Epoch means of the two parts of the loss, next to skorch's train_loss.
-        return [
-            *super().get_default_callbacks(),
+        # Epoch means of the two parts of the loss next to skorch's train_loss, and the
+        # bottleneck's hooks, all before print_log so that its table shows what they record.
+        ours = [
             ("reconstruction", PassthroughScoring(name="reconstruction", on_train=True)),
             ("penalty", PassthroughScoring(name="penalty", on_train=True)),
+            ("bottleneck_hooks", BottleneckHooks()),
         ]
+        defaults = super().get_default_callbacks()
+        names = [name for name, _ in defaults]
+        position = names.index("print_log") if "print_log" in names else len(defaults)
+        return [*defaults[:position], *ours, *defaults[position:]]
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         reconstruction, h, z = y_pred

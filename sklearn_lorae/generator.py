@@ -1,15 +1,18 @@
 """LoRAEGenerator: a low-rank autoencoder with a density on its latent space."""
 
 import copy
+import inspect
 from numbers import Integral
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
+from ._bottlenecks import BOTTLENECKS, standard_normal
 
 
 class LoRAEGenerator(BaseLowRankAutoencoder):
@@ -22,13 +25,27 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
     Parameters
     ----------
 {SHARED_PARAMETERS_DOC}
-    sampler : {{"gmm", "gaussian"}}, default="gmm"
-        The latent density: a Gaussian mixture of ``n_components`` full-covariance
-        components (scikit-learn's :class:`~sklearn.mixture.GaussianMixture`), or one
-        full-covariance Gaussian (the paper's MVG; ``n_components`` is then ignored).
+    sampler : {{"gmm", "gaussian", "prior"}} or estimator, default="gmm"
+        The latent density:
+
+        - ``"gmm"``: a Gaussian mixture of ``n_components`` full-covariance components
+          (scikit-learn's :class:`~sklearn.mixture.GaussianMixture`) fitted to the
+          training codes;
+        - ``"gaussian"``: one full-covariance Gaussian fitted to them (the LoRAE paper's
+          MVG);
+        - ``"prior"``: no fit, the prior N(0, I) of the methods that train their codes
+          towards it (``regularizer="variational"`` or ``"wae"``; any other raises a
+          ValueError), as a fitted one-component ``GaussianMixture``;
+        - any scikit-learn estimator with ``fit`` and ``sample`` (e.g.
+          :class:`~sklearn.neighbors.KernelDensity`,
+          :class:`~sklearn.mixture.BayesianGaussianMixture`): a clone is fitted to the
+          training codes. When it has a ``random_state`` parameter left at None, the
+          clone gets one drawn from this estimator's ``random_state``, so that fits
+          repeat.
 
     n_components : int, default=4
-        Number of mixture components of ``sampler="gmm"``, as in the LoRAE paper.
+        Number of mixture components of ``sampler="gmm"``, as in the LoRAE paper;
+        ignored by the other samplers.
 
     Attributes
     ----------
@@ -39,7 +56,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, when X has string column names.
 
     latent_singular_values_ : ndarray of shape (latent_dim,)
@@ -48,11 +65,18 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
     latent_rank_ : int
         How many of them exceed 1e-3 times the largest.
 
+    rank_ : int or None
+        The rank of the truncated SVD of ``regularizer="truncated"`` (the one found when
+        ``rank="auto"``); None for the other regularizers, which impose no hard rank.
+
     n_iter_ : int
         Number of epochs run.
 
-    density_ : sklearn.mixture.GaussianMixture
-        The density fitted to the training codes.
+    density_ : estimator
+        The latent density :meth:`sample` draws from: a
+        :class:`~sklearn.mixture.GaussianMixture` fitted to the training codes
+        (``"gmm"``, ``"gaussian"``), N(0, I) as a one-component ``GaussianMixture``
+        (``"prior"``), or the fitted clone of the ``sampler`` estimator.
 
     See Also
     --------
@@ -70,7 +94,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
 
     _parameter_constraints: dict = {
         **BaseLowRankAutoencoder._parameter_constraints,
-        "sampler": [StrOptions({"gmm", "gaussian"})],
+        "sampler": [StrOptions({"gmm", "gaussian", "prior"}), HasMethods(["fit", "sample"])],
         "n_components": [Interval(Integral, 1, None, closed="left")],
     }
 
@@ -81,6 +105,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         alpha=1e-3,
         regularizer="nuclear",
         n_linear=4,
+        rank="auto",
         hidden_layer_sizes=(256, 128),
         image_shape=None,
         encoder=None,
@@ -99,6 +124,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         self.alpha = alpha
         self.regularizer = regularizer
         self.n_linear = n_linear
+        self.rank = rank
         self.hidden_layer_sizes = hidden_layer_sizes
         self.image_shape = image_shape
         self.encoder = encoder
@@ -113,7 +139,32 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         self.sampler = sampler
         self.n_components = n_components
 
+    def _build_module(self, image_shape):
+        # Checked here, before training, rather than when the density is fitted.
+        module = super()._build_module(image_shape)
+        if _is_string(self.sampler, "prior") and not module.bottleneck.standard_normal_prior:
+            with_prior = sorted(
+                name for name, cls in BOTTLENECKS.items() if cls.standard_normal_prior
+            )
+            raise ValueError(
+                f"sampler='prior' draws codes from N(0, I), which only the methods that "
+                f"train their codes towards it have (regularizer in {with_prior}), not "
+                f"regularizer={self.regularizer!r}. Use a density fitted to the codes, "
+                "e.g. sampler='gmm'."
+            )
+        return module
+
     def _fit_latent_model(self, latents, seed):
+        if _is_string(self.sampler, "prior"):
+            self.density_ = standard_normal(latents.shape[1])
+            return
+        latents = latents.astype(np.float64)
+        if not isinstance(self.sampler, str):
+            density = clone(self.sampler)
+            if density.get_params().get("random_state", 0) is None:
+                density.set_params(random_state=seed)
+            self.density_ = density.fit(latents)
+            return
         n_components = self.n_components if self.sampler == "gmm" else 1
         if len(latents) < n_components:
             raise ValueError(
@@ -122,7 +173,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
             )
         self.density_ = GaussianMixture(
             n_components, covariance_type="full", random_state=seed
-        ).fit(latents.astype(np.float64))
+        ).fit(latents)
 
     @validate_params(
         {"n_samples": [Interval(Integral, 1, None, closed="left")], "random_state": ["random_state"]},
@@ -146,8 +197,18 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         check_is_fitted(self)
         rng = check_random_state(random_state)
         density = copy.copy(self.density_)
-        density.random_state = rng
-        codes, _ = density.sample(n_samples)
+        if "random_state" in inspect.signature(density.sample).parameters:
+            codes = density.sample(n_samples, random_state=rng)  # e.g. KernelDensity
+        else:
+            density.random_state = rng  # e.g. GaussianMixture, which returns (X, labels)
+            codes = density.sample(n_samples)
+        if isinstance(codes, tuple):
+            codes = codes[0]
         # GaussianMixture.sample returns its draws grouped by component.
-        codes = codes[rng.permutation(n_samples)]
+        codes = np.asarray(codes)[rng.permutation(n_samples)]
         return self._decode(codes.astype(self._fit_dtype))
+
+
+def _is_string(value, string):
+    """``value == string`` without asking an estimator to compare itself to a string."""
+    return isinstance(value, str) and value == string

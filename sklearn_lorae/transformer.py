@@ -26,7 +26,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, when X has string column names.
 
     latent_singular_values_ : ndarray of shape (latent_dim,)
@@ -35,6 +35,10 @@ class LoRAETransformer(BaseLowRankAutoencoder):
     latent_rank_ : int
         How many of them exceed 1e-3 times the largest (see
         :func:`sklearn_lorae.metrics.latent_rank`).
+
+    rank_ : int or None
+        The rank of the truncated SVD of ``regularizer="truncated"`` (the one found when
+        ``rank="auto"``); None for the other regularizers, which impose no hard rank.
 
     n_iter_ : int
         Number of epochs run.
@@ -64,6 +68,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         alpha=1e-3,
         regularizer="nuclear",
         n_linear=4,
+        rank="auto",
         hidden_layer_sizes=(256, 128),
         image_shape=None,
         encoder=None,
@@ -80,6 +85,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         self.alpha = alpha
         self.regularizer = regularizer
         self.n_linear = n_linear
+        self.rank = rank
         self.hidden_layer_sizes = hidden_layer_sizes
         self.image_shape = image_shape
         self.encoder = encoder
