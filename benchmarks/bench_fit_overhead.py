@@ -3,8 +3,9 @@
 In one run, on MNIST (../shared/data/mnist.npz) with the LoRAE paper's MNIST net
 (image_shape=(1, 28, 28), latent_dim=128), for each batch size:
 
-- ``plain``: a hand-written eager loop, identical module, loss (mean squared error +
-  alpha * nuclear norm), Adam optimizer, the same shuffled batch order;
+- ``plain``: a hand-written eager loop, identical module (default memory format), loss
+  (mean squared error + alpha * nuclear norm), Adam with its defaults, the same seed and
+  so the same initial weights and batch order;
 - ``lorae``: ``LoRAETransformer(regularizer="nuclear").fit`` (training loop timed by skorch's
   epoch timer, and the whole ``fit`` including the post-fit work);
 - ``ae``: the same with ``regularizer="none"``.
@@ -12,7 +13,7 @@ In one run, on MNIST (../shared/data/mnist.npz) with the LoRAE paper's MNIST net
 Runs are interleaved (plain, lorae, ae, plain, ...) and each ratio is the ratio of medians,
 so that a machine busy with other work slows all of them alike. Usage::
 
-    python benchmarks/bench_fit_overhead.py --n-samples 6000 --repeats 3 \
+    python benchmarks/bench_fit_overhead.py --n-samples 2048 --repeats 3 --threads 1 \
         --output benchmarks/results/fit_overhead.json
 """
 
@@ -25,18 +26,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_mnist  # noqa: E402
 
 from sklearn_lorae import LoRAETransformer  # noqa: E402
+from sklearn_lorae.metrics import latent_rank, latent_singular_values  # noqa: E402
 
 IMAGE_SHAPE = (1, 28, 28)
 
 
-def plain_loop(estimator, X, seed):
-    """What a user would write by hand: the estimator's own module, a bare loop."""
-    torch.manual_seed(seed)
+def plain_loop(estimator, X):
+    """What a user would write by hand: the estimator's own module (default memory
+    format), Adam with its defaults, a bare loop. Returns the seconds, the last epoch's
+    mean loss and the latent rank of the training codes."""
+    # The seed the estimator derives from its random_state: same initial weights, same batches.
+    torch.manual_seed(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
     estimator.n_features_in_ = X.shape[1]  # _build_module reads it
     module = estimator._build_module(IMAGE_SHAPE)
     optimizer = torch.optim.Adam(module.parameters(), lr=estimator.lr)
@@ -44,6 +50,7 @@ def plain_loop(estimator, X, seed):
     start = time.perf_counter()
     for _ in range(estimator.max_epochs):
         order = torch.randperm(len(inputs))
+        epoch_loss = 0.0
         for first in range(0, len(inputs), estimator.batch_size):
             batch = inputs[order[first : first + estimator.batch_size]]
             optimizer.zero_grad()
@@ -54,7 +61,11 @@ def plain_loop(estimator, X, seed):
                 loss = loss + penalty
             loss.backward()
             optimizer.step()
-    return time.perf_counter() - start, loss.item()
+            epoch_loss += loss.item() * len(batch)
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        codes = torch.cat([module.eval().encode(part) for part in torch.split(inputs, 1024)])
+    return seconds, epoch_loss / len(inputs), latent_rank(latent_singular_values(codes.numpy()))
 
 
 def estimator_fit(estimator, X):
@@ -62,7 +73,7 @@ def estimator_fit(estimator, X):
     estimator.fit(X)
     total = time.perf_counter() - start
     training = float(sum(estimator.net_.history[:, "dur"]))
-    return training, total, float(estimator.net_.history[-1, "train_loss"])
+    return training, total, float(estimator.net_.history[-1, "train_loss"]), estimator.latent_rank_
 
 
 def main():
@@ -71,8 +82,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     X = load_mnist()[0][: args.n_samples]
     settings = dict(image_shape=IMAGE_SHAPE, latent_dim=128, max_epochs=args.epochs, device="cpu")
@@ -86,24 +100,25 @@ def main():
     }
     for batch_size in args.batch_sizes:
         times = {"plain": [], "lorae_training": [], "lorae_fit": [], "ae_training": [], "ae_fit": []}
-        losses = {}
+        losses, ranks = {}, {}
         for repeat in range(args.repeats):
             lorae = LoRAETransformer(batch_size=batch_size, random_state=repeat, **settings)
-            seconds, losses["plain"] = plain_loop(lorae, X, seed=repeat)
+            seconds, losses["plain"], ranks["plain"] = plain_loop(lorae, X)
             times["plain"].append(seconds)
-            training, total, losses["lorae"] = estimator_fit(lorae, X)
+            training, total, losses["lorae"], ranks["lorae"] = estimator_fit(lorae, X)
             times["lorae_training"].append(training)
             times["lorae_fit"].append(total)
             ae = LoRAETransformer(batch_size=batch_size, regularizer="none", random_state=repeat, **settings)
-            training, total, losses["ae"] = estimator_fit(ae, X)
+            training, total, losses["ae"], ranks["ae"] = estimator_fit(ae, X)
             times["ae_training"].append(training)
             times["ae_fit"].append(total)
-            print(batch_size, repeat, {k: round(v[-1], 2) for k, v in times.items()}, flush=True)
+            print(batch_size, repeat, {k: round(v[-1], 2) for k, v in times.items()}, losses, ranks, flush=True)
         median = {k: float(np.median(v)) for k, v in times.items()}
         results["batch_sizes"][batch_size] = {
             "seconds": times,
             "median_seconds": median,
-            "last_loss": losses,
+            "last_epoch_mean_loss": losses,
+            "latent_rank": ranks,
             "ratio_lorae_training_over_plain": median["lorae_training"] / median["plain"],
             "ratio_lorae_fit_over_plain": median["lorae_fit"] / median["plain"],
             "ratio_lorae_over_ae_training": median["lorae_training"] / median["ae_training"],

@@ -1,4 +1,5 @@
-"""Low-rank autoencoders (LoRAE, IRMAE, plain AE) as scikit-learn estimators."""
+"""Low-rank autoencoders (LoRAE) and their relatives (IRMAE, RRAE, VAE, RAE, WAE, plain AE)
+as scikit-learn estimators trained by skorch."""
 
 from .generator import LoRAEGenerator
 from .transformer import LoRAETransformer
