@@ -17,7 +17,7 @@ the latent spectrum, the GMM), with a breakdown.
 Runs are interleaved (plain, lorae, ae, plain, ...) and each ratio is the ratio of medians,
 so that a machine busy with other work slows all of them alike. Usage::
 
-    python benchmarks/bench_fit_overhead.py --n-samples 2048 --repeats 3 --threads 1 \
+    python benchmarks/bench_fit_overhead.py --n-samples 2048 --repeats 3 --threads 1 --post-fit \
         --output benchmarks/results/fit_overhead.json
 """
 
