@@ -25,6 +25,7 @@ from ._modules import (
     MLPEncoder,
 )
 from ._net import AutoencoderNet
+from ._validation import check_image_shape, resolve_device
 from .metrics import latent_rank, latent_singular_values
 
 # Rows per forward pass in transform / inverse_transform / sample: large enough to keep
@@ -176,7 +177,7 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         X = validate_data(self, X, dtype=_FLOAT_DTYPES)
         image_shape = self._check_image_shape()
         self._check_output_range(X)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         inputs = torch.tensor(X, dtype=torch.float32, device=device)
         if image_shape is not None:
@@ -233,17 +234,7 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     def _check_image_shape(self):
         if self.image_shape is None:
             return None
-        shape = tuple(self.image_shape)
-        if len(shape) != 3 or not all(isinstance(s, Integral) and s > 0 for s in shape):
-            raise ValueError(
-                f"image_shape must be three positive integers (C, H, W), got {self.image_shape!r}."
-            )
-        if int(np.prod(shape)) != self.n_features_in_:
-            raise ValueError(
-                f"image_shape={shape} holds {int(np.prod(shape))} values per image, but X has "
-                f"{self.n_features_in_} features."
-            )
-        return tuple(int(s) for s in shape)
+        return check_image_shape(self.image_shape, self.n_features_in_)
 
     def _check_hidden_layer_sizes(self):
         sizes = tuple(np.ravel(self.hidden_layer_sizes))
@@ -372,21 +363,6 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device={device!r} is not a torch device.") from exc
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was asked for, but CUDA is not available to torch here. "
-            "Use device='auto' or 'cpu'."
-        )
-    return device
 
 
 @contextlib.contextmanager

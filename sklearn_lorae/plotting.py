@@ -9,6 +9,8 @@ import math
 import numpy as np
 from sklearn.utils.validation import check_array
 
+from ._validation import check_image_shape
+
 __all__ = ["plot_image_grid", "plot_latent_spectrum"]
 
 
@@ -33,18 +35,10 @@ def _image_shape(image_shape, n_features):
                 "pass image_shape=(H, W) or (C, H, W)."
             )
         return (1, side, side)
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) == 2:
-        shape = (1, *shape)
-    if len(shape) != 3 or shape[0] not in (1, 3):
-        raise ValueError(
-            f"image_shape must be (H, W), (1, H, W) or (3, H, W), got {image_shape!r}."
-        )
-    if int(np.prod(shape)) != n_features:
-        raise ValueError(
-            f"image_shape={tuple(image_shape)} holds {int(np.prod(shape))} values per "
-            f"image, but X has {n_features} features."
-        )
+    shape = tuple(np.ravel(image_shape))
+    shape = check_image_shape((1, *shape) if len(shape) == 2 else shape, n_features)
+    if shape[0] not in (1, 3):
+        raise ValueError(f"image_shape must be (H, W), (1, H, W) or (3, H, W), got {image_shape!r}.")
     return shape
 
 
