@@ -1,6 +1,5 @@
 """Tests of sklearn_lorae.metrics: Fréchet distance, FID, the FID scorer, Inception."""
 
-import doctest
 import importlib.util
 import pickle
 import warnings
@@ -14,7 +13,7 @@ from sklearn.exceptions import DataDimensionalityWarning
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
-from sklearn_lorae import LoRAEGenerator, _features, metrics
+from sklearn_lorae import LoRAEGenerator, _features
 from sklearn_lorae.metrics import (
     extract_features,
     feature_statistics,
@@ -358,10 +357,3 @@ def test_inception_features():
     np.testing.assert_allclose(
         extract_features(rgb, features="inception", device="cpu"), features, rtol=1e-5, atol=1e-5
     )
-
-
-# ------------------------------------------------------------------------------- docs
-def test_docstring_examples():
-    results = doctest.testmod(metrics, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert results.attempted > 10
-    assert results.failed == 0
