@@ -154,7 +154,20 @@ class VariationalBottleneck(Bottleneck):
         return self.alpha * kl
 
 
-class RegularizedBottleneck(Bottleneck):
+class CodePenaltyBottleneck(Bottleneck):
+    """Base of the deterministic methods whose bottleneck is the identity and whose only
+    hyperparameter is the penalty weight ``alpha`` (RAE, WAE)."""
+
+    def __init__(self, alpha):
+        super().__init__()
+        self.alpha = alpha
+
+    @classmethod
+    def from_estimator(cls, estimator, latent_dim):
+        return cls(estimator.alpha)
+
+
+class RegularizedBottleneck(CodePenaltyBottleneck):
     """RAE-L2 (Ghosh et al., "From Variational to Deterministic Autoencoders", ICLR 2020,
     arXiv 1903.12436): a deterministic autoencoder (the bottleneck is the identity)
     trained with ``alpha * (||z||**2 / 2 + DECODER_WEIGHT * ||theta_D||**2)``.
@@ -173,21 +186,13 @@ class RegularizedBottleneck(Bottleneck):
     #: lambda / beta of the official RAE-L2 configurations.
     DECODER_WEIGHT = 1e-3
 
-    def __init__(self, alpha):
-        super().__init__()
-        self.alpha = alpha
-
-    @classmethod
-    def from_estimator(cls, estimator, latent_dim):
-        return cls(estimator.alpha)
-
     def penalty(self, h, z, decoder):
         codes = 0.5 * z.square().sum(dim=1).mean()
         weights = sum(p.square().sum() for p in decoder.parameters() if p.dim() > 1)
         return self.alpha * (codes + self.DECODER_WEIGHT * weights)
 
 
-class WassersteinBottleneck(Bottleneck):
+class WassersteinBottleneck(CodePenaltyBottleneck):
     """WAE-MMD (Tolstikhin et al., "Wasserstein Auto-Encoders", ICLR 2018,
     arXiv 1711.01558): a deterministic autoencoder (the bottleneck is the identity)
     trained with ``alpha * MMD**2(codes, prior)``, the squared maximum mean discrepancy
@@ -205,14 +210,6 @@ class WassersteinBottleneck(Bottleneck):
 
     #: Multiples of the base kernel width that are summed, as in the official code.
     SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-
-    def __init__(self, alpha):
-        super().__init__()
-        self.alpha = alpha
-
-    @classmethod
-    def from_estimator(cls, estimator, latent_dim):
-        return cls(estimator.alpha)
 
     def penalty(self, h, z, decoder):
         if len(z) < 2:  # the U-statistic needs two codes; a last batch may hold one
