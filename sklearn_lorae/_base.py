@@ -317,17 +317,21 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        reconstruction = self._decode(self._encode(X))
+        module = self._inference_module(X.dtype)  # one float64 copy for both passes
+        reconstruction = self._decode(self._encode(X, module), module)
         return -float(np.mean((X - reconstruction) ** 2))
 
-    def _encode(self, X):
-        module = self._inference_module(X.dtype)
+    def _encode(self, X, module=None):
+        if module is None:
+            module = self._inference_module(X.dtype)
         image_shape = self._check_image_shape()
         input_shape = (-1, *image_shape) if image_shape is not None else (-1, X.shape[1])
         return self._map_batches(lambda x: module.encode(x.view(input_shape)), X, self.latent_dim)
 
-    def _decode(self, Z):
-        return self._map_batches(self._inference_module(Z.dtype).decoder, Z, self.n_features_in_)
+    def _decode(self, Z, module=None):
+        if module is None:
+            module = self._inference_module(Z.dtype)
+        return self._map_batches(module.decoder, Z, self.n_features_in_)
 
     def _inference_module(self, dtype):
         """The trained module in eval mode, computing in ``dtype``.
