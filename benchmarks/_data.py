@@ -9,18 +9,24 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
-def load_mnist(path=SHARED_DATA / "mnist.npz"):
-    """MNIST as float32 rows in [0, 1]: (X_train, y_train, X_test, y_test), 784 columns."""
+def _pixels(images, scaled):
+    rows = images.reshape(-1, 784)
+    return rows.astype(np.float32) / 255.0 if scaled else rows
+
+
+def load_mnist(path=SHARED_DATA / "mnist.npz", scaled=True):
+    """MNIST rows, 784 columns: (X_train, y_train, X_test, y_test). Pixels are float32
+    in [0, 1], or the file's uint8 values when ``scaled`` is False."""
     with np.load(path) as data:
         return (
-            data["x_train"].reshape(-1, 784).astype(np.float32) / 255.0,
+            _pixels(data["x_train"], scaled),
             data["y_train"].astype(np.int64),
-            data["x_test"].reshape(-1, 784).astype(np.float32) / 255.0,
+            _pixels(data["x_test"], scaled),
             data["y_test"].astype(np.int64),
         )
 
 
-def load_fashion_mnist(folder=FASHION_MNIST):
+def load_fashion_mnist(folder=FASHION_MNIST, scaled=True):
     """Fashion-MNIST from Debian's dataset-fashion-mnist package, like :func:`load_mnist`."""
     folder = Path(folder)
     if not folder.exists():
@@ -33,8 +39,8 @@ def load_fashion_mnist(folder=FASHION_MNIST):
             return np.frombuffer(f.read(), np.uint8, offset=offset)
 
     return (
-        read("train-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype(np.float32) / 255.0,
+        _pixels(read("train-images-idx3-ubyte.gz", 16), scaled),
         read("train-labels-idx1-ubyte.gz", 8).astype(np.int64),
-        read("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype(np.float32) / 255.0,
+        _pixels(read("t10k-images-idx3-ubyte.gz", 16), scaled),
         read("t10k-labels-idx1-ubyte.gz", 8).astype(np.int64),
     )

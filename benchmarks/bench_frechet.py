@@ -31,10 +31,10 @@ Usage::
 
 import argparse
 import datetime
-import gzip
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -46,7 +46,11 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklearn_lorae
-from sklearn_lorae.metrics import (
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import FASHION_MNIST, load_fashion_mnist, load_mnist  # noqa: E402
+
+from sklearn_lorae.metrics import (  # noqa: E402
     extract_features,
     feature_statistics,
     frechet_distance,
@@ -54,8 +58,6 @@ from sklearn_lorae.metrics import (
 )
 
 RESULTS = Path(__file__).parent / "results"
-MNIST = Path(__file__).parents[1] / ".." / "shared" / "data" / "mnist.npz"
-FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 
 
 def sqrtm_frechet_from_stats(mean_a, cov_a, mean_b, cov_b):
@@ -148,12 +150,6 @@ def run_speed(args):
         )
 
 
-def load_idx_images(path):
-    with gzip.open(path, "rb") as file:
-        data = np.frombuffer(file.read(), dtype=np.uint8, offset=16)
-    return data.reshape(-1, 28 * 28)
-
-
 def cached_inception_features(name, images, cache_dir, timings, chunk=1000):
     """Inception features of ``images`` (uint8 rows), computed ``chunk`` rows at a time.
 
@@ -195,9 +191,8 @@ def cached_inception_features(name, images, cache_dir, timings, chunk=1000):
 def run_inception(args):
     cache_dir = Path(args.cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    mnist = np.load(MNIST.resolve())
-    mnist_test = mnist["x_test"][: args.n_images].reshape(-1, 28 * 28)
-    mnist_train = mnist["x_train"][: args.n_images].reshape(-1, 28 * 28)
+    mnist_train, _, mnist_test, _ = load_mnist(scaled=False)
+    mnist_test, mnist_train = mnist_test[: args.n_images], mnist_train[: args.n_images]
     timings = {}
     results = {"n_images": args.n_images, "torch_threads": torch.get_num_threads()}
 
@@ -226,7 +221,7 @@ def run_inception(args):
     print(json.dumps(results), flush=True)
 
     if FASHION_MNIST.exists():
-        fashion_test = load_idx_images(FASHION_MNIST)[: args.n_images]
+        fashion_test = load_fashion_mnist(scaled=False)[2][: args.n_images]
         fashion = cached_inception_features("fashion_mnist_test", fashion_test, cache_dir, timings)
         results["fid_mnist_test_vs_fashion_mnist_test"] = frechet_distance(test, fashion)
     else:
