@@ -28,9 +28,12 @@ from ._net import AutoencoderNet
 from ._validation import check_image_shape, resolve_device
 from .metrics import latent_rank, latent_singular_values
 
-# Rows per forward pass in transform / inverse_transform / sample: large enough to keep
-# per-batch overhead negligible, small enough that memory stays near input + output.
+# Rows per forward pass in transform / inverse_transform / sample: at most this many, to
+# keep per-batch overhead negligible, and fewer when the net's largest activation for them
+# would exceed the byte budget below, so that memory stays near input + output whatever the
+# net (the paper's MNIST decoder holds 128 KB per row in its last hidden layer).
 _INFERENCE_BATCH_SIZE = 1024
+_INFERENCE_ACTIVATION_BYTES = 32 * 2**20
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -326,12 +329,16 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             module = self._inference_module(X.dtype)
         image_shape = self._check_image_shape()
         input_shape = (-1, *image_shape) if image_shape is not None else (-1, X.shape[1])
-        return self._map_batches(lambda x: module.encode(x.view(input_shape)), X, self.latent_dim)
+
+        def encode(rows):
+            return module.encode(rows.view(input_shape))
+
+        return self._map_batches(encode, module, X, self.latent_dim)
 
     def _decode(self, Z, module=None):
         if module is None:
             module = self._inference_module(Z.dtype)
-        return self._map_batches(module.decoder, Z, self.n_features_in_)
+        return self._map_batches(module.decoder, module, Z, self.n_features_in_)
 
     def _inference_module(self, dtype):
         """The trained module in eval mode, computing in ``dtype``.
@@ -345,15 +352,17 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             module = copy.deepcopy(module).to(torch.float64)
         return module
 
-    def _map_batches(self, function, X, n_out):
-        """``function`` over the rows of X in batches, without gradients: memory is the
-        input, the output and one batch, whatever the number of rows."""
+    def _map_batches(self, function, module, X, n_out):
+        """``function`` (which runs ``module``) over the rows of X in batches, without
+        gradients: memory is the input, the output and one batch, whatever the number
+        of rows."""
         out = np.empty((X.shape[0], n_out), dtype=X.dtype)
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
         device = self.net_.device
         with torch.inference_mode():
-            for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
-                stop = start + _INFERENCE_BATCH_SIZE
+            batch_size = _rows_per_batch(function, module, X[:1], dtype, device) if len(X) else 1
+            for start in range(0, X.shape[0], batch_size):
+                stop = start + batch_size
                 batch = torch.tensor(X[start:stop], dtype=dtype, device=device)
                 out[start:stop] = function(batch).reshape(len(batch), n_out).cpu().numpy()
         return out
@@ -367,6 +376,26 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _rows_per_batch(function, module, row, dtype, device):
+    """How many rows one inference batch takes: ``_INFERENCE_BATCH_SIZE``, or fewer so
+    that the largest output of any layer of ``module`` stays within
+    ``_INFERENCE_ACTIVATION_BYTES`` (measured on one row)."""
+    largest = 0
+
+    def record(layer, inputs, output):
+        nonlocal largest
+        if isinstance(output, torch.Tensor):
+            largest = max(largest, output.numel() * output.element_size())
+
+    hooks = [layer.register_forward_hook(record) for layer in module.modules()]
+    try:
+        function(torch.tensor(row, dtype=dtype, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return int(np.clip(_INFERENCE_ACTIVATION_BYTES // max(largest, 1), 1, _INFERENCE_BATCH_SIZE))
 
 
 @contextlib.contextmanager

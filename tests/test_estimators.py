@@ -95,6 +95,60 @@ def test_gaussian_sampler_is_one_component():
     assert generator.sample(4).shape == (4, 5)
 
 
+def test_sample_draws_in_chunks(monkeypatch):
+    from sklearn_lorae import generator as generator_module
+
+    X = np.random.RandomState(0).normal(size=(200, 5))
+    generator = LoRAEGenerator(**QUICK).fit(X)
+    whole = generator.sample(3000, random_state=1)
+    monkeypatch.setattr(generator_module, "_SAMPLE_CHUNK_SIZE", 7)
+    chunked = generator.sample(3000, random_state=1)
+    assert chunked.shape == whole.shape and np.all(np.isfinite(chunked))
+    np.testing.assert_array_equal(chunked, generator.sample(3000, random_state=1))
+    # Different draws of the same density: the same mean and spread.
+    assert not np.allclose(chunked, whole)
+    np.testing.assert_allclose(chunked.mean(axis=0), whole.mean(axis=0), atol=0.1)
+    np.testing.assert_allclose(chunked.std(axis=0), whole.std(axis=0), rtol=0.1)
+
+
+def test_inference_batches_shrink_for_wide_activations(monkeypatch):
+    from sklearn_lorae import _base
+
+    X = np.random.RandomState(0).uniform(size=(40, 64))
+    transformer = LoRAETransformer(image_shape=(1, 8, 8), **QUICK).fit(X)
+    codes, reconstructions = transformer.transform(X), transformer.inverse_transform(transformer.transform(X))
+    chosen, rows_per_batch = [], _base._rows_per_batch
+
+    def spy(*args):
+        chosen.append(rows_per_batch(*args))
+        return chosen[-1]
+
+    # A budget of a few rows' widest activation: several batches per call.
+    monkeypatch.setattr(_base, "_INFERENCE_ACTIVATION_BYTES", 2**15)
+    monkeypatch.setattr(_base, "_rows_per_batch", spy)
+    np.testing.assert_allclose(transformer.transform(X), codes, rtol=1e-12)
+    np.testing.assert_allclose(transformer.inverse_transform(codes), reconstructions, rtol=1e-12)
+    assert len(chosen) == 2 and all(1 <= rows < 40 for rows in chosen)
+
+
+def test_latent_mixture_is_fitted_in_float32_and_falls_back_to_float64():
+    from sklearn.mixture import GaussianMixture
+
+    from sklearn_lorae.generator import _fit_gaussian_mixture
+
+    rng = np.random.RandomState(0)
+    ordinary = rng.normal(size=(300, 6)).astype(np.float32)
+    assert _fit_gaussian_mixture(ordinary, 2, seed=0).means_.dtype == np.float32
+    # Rank 2 in 10 dimensions at a scale of 1e4: float32 rounding of the covariances
+    # exceeds reg_covar=1e-6 and their Cholesky factorisation fails.
+    degenerate = (rng.normal(size=(300, 2)) @ rng.normal(size=(2, 10)) * 1e4).astype(np.float32)
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        GaussianMixture(2, covariance_type="full", init_params="k-means++", random_state=0).fit(degenerate)
+    mixture = _fit_gaussian_mixture(degenerate, 2, seed=0)
+    assert mixture.means_.dtype == np.float64
+    assert np.isfinite(mixture.score(degenerate))
+
+
 @pytest.mark.parametrize("Estimator", [LoRAETransformer, LoRAEGenerator])
 def test_pickle_and_joblib_round_trip(Estimator, tmp_path):
     X = np.random.RandomState(0).normal(size=(50, 6)).astype(np.float32)
