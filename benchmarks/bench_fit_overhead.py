@@ -5,7 +5,9 @@ In one run, on MNIST (../shared/data/mnist.npz) with the LoRAE paper's MNIST net
 
 - ``plain``: a hand-written eager loop, identical module (default memory format), loss
   (mean squared error + alpha * nuclear norm), Adam with its defaults, the same seed and
-  so the same initial weights and batch order;
+  so the same initial weights and batch order; ``plain_fused_adam`` and
+  ``plain_fused_adam_channels_last``: the same loop with the estimator's two changes
+  added one at a time;
 - ``lorae``: ``LoRAETransformer(regularizer="nuclear").fit`` (training loop timed by skorch's
   epoch timer, and the whole ``fit`` including the post-fit work);
 - ``ae``: the same with ``regularizer="none"``.
@@ -41,15 +43,18 @@ from sklearn_lorae.metrics import latent_rank, latent_singular_values  # noqa: E
 IMAGE_SHAPE = (1, 28, 28)
 
 
-def plain_loop(estimator, X):
+def plain_loop(estimator, X, fused=None, channels_last=False):
     """What a user would write by hand: the estimator's own module (default memory
     format), Adam with its defaults, a bare loop. Returns the seconds, the last epoch's
-    mean loss and the latent rank of the training codes."""
+    mean loss and the latent rank of the training codes. ``fused`` and
+    ``channels_last`` add one of the estimator's changes at a time, to see what each gives."""
     # The seed the estimator derives from its random_state: same initial weights, same batches.
     torch.manual_seed(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
     estimator.n_features_in_ = X.shape[1]  # _build_module reads it
     module = estimator._build_module(IMAGE_SHAPE)
-    optimizer = torch.optim.Adam(module.parameters(), lr=estimator.lr)
+    if channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(module.parameters(), lr=estimator.lr, fused=fused)
     inputs = torch.from_numpy(X).view(-1, *IMAGE_SHAPE)
     start = time.perf_counter()
     for _ in range(estimator.max_epochs):
@@ -147,12 +152,17 @@ def main():
         "batch_sizes": {},
     }
     for batch_size in args.batch_sizes:
-        times = {"plain": [], "lorae_training": [], "lorae_fit": [], "ae_training": [], "ae_fit": []}
+        times = {
+            "plain": [], "plain_fused_adam": [], "plain_fused_adam_channels_last": [],
+            "lorae_training": [], "lorae_fit": [], "ae_training": [], "ae_fit": [],
+        }  # fmt: skip
         losses, ranks = {}, {}
         for repeat in range(args.repeats):
             lorae = LoRAETransformer(batch_size=batch_size, random_state=repeat, **settings)
             seconds, losses["plain"], ranks["plain"] = plain_loop(lorae, X)
             times["plain"].append(seconds)
+            times["plain_fused_adam"].append(plain_loop(lorae, X, fused=True)[0])
+            times["plain_fused_adam_channels_last"].append(plain_loop(lorae, X, fused=True, channels_last=True)[0])
             training, total, losses["lorae"], ranks["lorae"] = estimator_fit(lorae, X)
             times["lorae_training"].append(training)
             times["lorae_fit"].append(total)
@@ -168,6 +178,8 @@ def main():
             "last_epoch_mean_loss": losses,
             "latent_rank": ranks,
             "ratio_lorae_training_over_plain": median["lorae_training"] / median["plain"],
+            "ratio_plain_fused_adam_over_plain": median["plain_fused_adam"] / median["plain"],
+            "ratio_plain_fused_adam_channels_last_over_plain": median["plain_fused_adam_channels_last"] / median["plain"],
             "ratio_lorae_fit_over_plain": median["lorae_fit"] / median["plain"],
             "ratio_lorae_over_ae_training": median["lorae_training"] / median["ae_training"],
         }
