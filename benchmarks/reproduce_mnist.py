@@ -11,7 +11,9 @@ data scaled to [-1, 1], tanh output, Adam) and measures
   60,000 class-balanced labelled training images (3 seeds; no selection on the test set);
 - Table 7: for a lambda sweep of LoRAE, the rank of the test codes (singular values of
   their covariance above ``sklearn_lorae.metrics.DEFAULT_RANK_TOL`` times the largest) and
-  the GMM FID.
+  the GMM FID;
+- ``--tables floor``: the FID of ``--n-fid`` real training images against the same
+  reference, what a perfect generator would score at that sample size.
 
 Results: ``<output>.json`` and ``<output>.md`` (the paper's figures side by side, the
 budget, the wall time and the command). Example (a reduced CPU budget)::
@@ -116,7 +118,8 @@ def sample_fids(generator, X_train, reference_stats, args):
     """FID of the GMM density (the generator's own) and of one Gaussian (the MVG)."""
     gmm_samples = generator.sample(args.n_fid, random_state=args.seed)
     gaussian = GaussianMixture(1, covariance_type="full", random_state=args.seed)
-    gaussian.fit(generator.transform(X_train))
+    # float64: in float32 the covariance of low-rank codes can fail its Cholesky factorisation.
+    gaussian.fit(generator.transform(X_train).astype(np.float64))
     codes = gaussian.sample(args.n_fid)[0].astype(np.float32)
     mvg_samples = generator.inverse_transform(codes)
     return {
@@ -159,7 +162,7 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--tables", nargs="+", default=["fid", "accuracy", "lambda"])
+    parser.add_argument("--tables", nargs="+", default=["fid", "accuracy", "lambda"], choices=["fid", "accuracy", "lambda", "floor"])
     parser.add_argument("--accuracy-methods", nargs="+", default=["ae", "vae", "lorae"])
     parser.add_argument("--lambdas", type=float, nargs="+", default=sorted(PAPER_LAMBDA, reverse=True))
     parser.add_argument("--labels", type=int, nargs="+", default=list(LABEL_COUNTS))
@@ -203,13 +206,19 @@ def main():
     }
     if args.resume and args.output.with_suffix(".json").exists():
         results = resumed(results, json.loads(args.output.with_suffix(".json").read_text()))
-    needs_fid = "fid" in args.tables or "lambda" in args.tables
+    needs_fid = bool({"fid", "lambda", "floor"} & set(args.tables))
     if needs_fid:
         timings = {}
         name = f"{'fashion_mnist' if args.dataset == 'fashion' else 'mnist'}_test"
         reference = cached_inception_features(name, pixels_test[: args.n_reference], args.cache_dir, timings)
         reference_stats = feature_statistics(reference)
         results["seconds"]["reference_features_when_computed"] = timings[name]["wall_s"]
+    if "floor" in args.tables:
+        # What a perfect generator would score at this sample size: real training images.
+        dataset = name.removesuffix("_test")
+        real = cached_inception_features(f"{dataset}_train_first", pixels_train[: args.n_fid], args.cache_dir, timings)
+        results["fid_floor"] = frechet_distance_from_stats(*reference_stats, *feature_statistics(real))
+        print("FID of real training images:", results["fid_floor"], flush=True)
 
     trained = {}
     for method in args.methods:
@@ -309,6 +318,12 @@ def markdown(results):
                 paper = dict(zip(LABEL_COUNTS, PAPER_ACCURACY[method]))
                 lines.append(f"| {method} (paper) | " + " | ".join(str(paper.get(n, "-")) for n in counts) + " |")
         lines.append("")
+    if "fid_floor" in results:
+        lines += [
+            f"FID of {budget['n_fid']} real training images against the same reference (a perfect generator's "
+            f"score at this sample size): {results['fid_floor']:.2f}",
+            "",
+        ]
     if results["lambda"]:
         lines += [
             f"## Table 7: lambda sweep (rank: singular values of the test codes' covariance above {results['rank_tol']} x the largest)",

@@ -30,6 +30,7 @@ def test_reproduce_mnist_smoke(tmp_path):
         "--epochs", "1", "--n-train", "200", "--n-fid", "16", "--threads", "1", "--accuracy-methods", "lorae",
         "--labels", "10", "100", "--accuracy-seeds", "1", "--lambdas", "1e-1", "1e-3", "--device", "cpu",
         "--n-reference", "16", "--cache-dir", str(tmp_path / "features"), "--output", str(output),
+        "--tables", "fid", "accuracy", "lambda", "floor",
     ]  # fmt: skip
     run("reproduce_mnist.py", *tiny_budget, "--methods", "lorae")
     # A second run adds a method to the same results and keeps the first run's figures.
@@ -41,7 +42,8 @@ def test_reproduce_mnist_smoke(tmp_path):
     assert all(value > 0 for fid in results["fid"].values() for value in fid.values())
     assert set(results["accuracy"]["lorae"]) == {"10", "100"}
     assert set(results["lambda"]) == {"0.1", "0.001"}
-    assert results["budget"]["n_reference"] == 16 and len(list((tmp_path / "features").glob("*.npy"))) == 1
+    assert results["budget"]["n_reference"] == 16 and results["fid_floor"] > 0
+    assert len(list((tmp_path / "features").glob("*.npy"))) == 2  # test and training images, once each
     table = output.with_suffix(".md").read_text()
     assert "| lorae |" in table and "19.5" in table  # ours next to the paper's
 
