@@ -234,9 +234,11 @@ def _fit_gaussian_mixture(latents, n_components, seed):
       float64;
     - a k-means++ start instead of a whole k-means run;
     - ``tol=1e-2`` instead of 1e-3 on the change of the mean log-likelihood per code:
-      5-6 EM iterations instead of 12-42 depending on the seed; the log-likelihood
-      ends within 0.1-0.3 of the stricter fit's (about 737 per code), about as far as
-      the stricter fits from different seeds end from one another (0.13).
+      8-12 EM iterations instead of 12-18 (30 with scikit-learn's k-means start).
+
+    The mean log-likelihood per code (about 725) ended within 0.04 of the same fit run
+    to ``tol=1e-3`` and 0.17-0.26 below scikit-learn's defaults, whose k-means start
+    found a slightly better optimum (benchmarks/results/density_settings.json).
     """
     for dtype in (np.float32, np.float64):
         mixture = GaussianMixture(
