@@ -82,8 +82,8 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         (``"gmm"``, ``"gaussian"``; fitted in float32, or in float64 when float32
         cannot represent a covariance, from a k-means++ start, to ``tol=1e-2``:
         several times faster than scikit-learn's defaults, which
-        ``sampler=GaussianMixture(n_components, covariance_type="full")`` gives), N(0, I) as a one-component ``GaussianMixture``
-        (``"prior"``), or the fitted clone of the ``sampler`` estimator.
+        ``sampler=GaussianMixture(n_components, covariance_type="full")`` gives),
+        N(0, I) as a one-component ``GaussianMixture`` (``"prior"``), or the fitted clone of the ``sampler`` estimator.
 
     See Also
     --------
@@ -226,10 +226,10 @@ def _fit_gaussian_mixture(latents, n_components, seed):
     """A full-covariance GaussianMixture fitted to the latents, in float32 if it can be.
 
     Three settings differ from scikit-learn's defaults, each for speed, measured on
-    60,000 x 128 MNIST codes (see benchmarks/results/fit_overhead.json):
+    60,000 x 128 MNIST codes (benchmarks/results/fit_overhead.json and
+    density_settings.json):
 
-    - float32 halves the memory traffic of EM (2-3x faster, same log-likelihood to 4
-      digits). Codes of very different scales can make a covariance numerically
+    - float32 halves the memory traffic of EM. Codes of very different scales can make a covariance numerically
       singular in float32 (``reg_covar`` is absolute): the fit is then repeated in
       float64;
     - a k-means++ start instead of a whole k-means run;
