@@ -27,6 +27,7 @@ budget, the wall time and the command). Example (a reduced CPU budget)::
 import argparse
 import json
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_fashion_mnist, load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
 
+import sklearn_lorae  # noqa: E402
 from sklearn_lorae import LoRAEGenerator  # noqa: E402
 from sklearn_lorae.metrics import (  # noqa: E402
     DEFAULT_RANK_TOL,
@@ -197,6 +199,7 @@ def main():
         ),
         "machine": f"{platform.machine()}, torch {torch.__version__}, device {args.device}, "
         f"{torch.get_num_threads()} threads" + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+        "package": package_description(),
         "rank_tol": DEFAULT_RANK_TOL,
         "fid": {},
         "rank": {},
@@ -258,6 +261,19 @@ def main():
     write(results, args, started)
 
 
+def package_description():
+    """Which sklearn_lorae ran: ``python benchmarks/...`` imports the installed copy, not the checkout."""
+    where = Path(sklearn_lorae.__file__).resolve().parent
+    def git(*command):
+        done = subprocess.run(["git", "-C", str(where), *command], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    # An installed copy may sit inside some other repository (pyenv's, for one).
+    in_checkout = git("rev-parse", "--show-toplevel") == str(where.parent)
+    source = f"commit {git('describe', '--always', '--dirty')}" if in_checkout else "installed copy, not a checkout"
+    return f"sklearn_lorae {sklearn_lorae.__version__} from {where} ({source})"
+
+
 def resumed(results, previous):
     """``results`` with what an earlier run of the same budget left in ``previous``."""
     if previous["budget"] != results["budget"] or previous["dataset"] != results["dataset"]:
@@ -292,6 +308,7 @@ def markdown(results):
         f"{budget['n_train']} training images, FID on {budget['n_fid']} samples vs {budget['n_reference']} test images, "
         f"seed {budget['seed']}  ",
         f"Machine: {results['machine']}; wall time {results['wall_seconds'] / 60:.1f} min  ",
+        *([f"Package: {results['package']}  "] if "package" in results else []),
         "Paper: 50 epochs, batch 32, latent 128, 10,000 samples (its figures are on the original MNIST files).",
         "",
     ]
