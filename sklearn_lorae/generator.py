@@ -5,6 +5,7 @@ import inspect
 from numbers import Integral
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from sklearn.base import clone
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
@@ -80,7 +81,8 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         The latent density :meth:`sample` draws from: a
         :class:`~sklearn.mixture.GaussianMixture` fitted to the training codes
         (``"gmm"``, ``"gaussian"``; fitted in float32, or in float64 when float32
-        cannot represent a covariance, from a k-means++ start, to ``tol=1e-2``:
+        cannot represent a covariance, from a k-means++ start, to ``tol=1e-2``, and
+        kept in float64:
         several times faster than scikit-learn's defaults, which
         ``sampler=GaussianMixture(n_components, covariance_type="full")`` gives),
         N(0, I) as a one-component ``GaussianMixture`` (``"prior"``), or the fitted clone of the ``sampler`` estimator.
@@ -231,7 +233,7 @@ def _fit_gaussian_mixture(latents, n_components, seed):
 
     - float32 halves the memory traffic of EM. Codes of very different scales can make a covariance numerically
       singular in float32 (``reg_covar`` is absolute): the fit is then repeated in
-      float64;
+      float64. The fitted parameters are returned in float64 either way (:func:`_in_float64`);
     - a k-means++ start instead of a whole k-means run;
     - ``tol=1e-2`` instead of 1e-3 on the change of the mean log-likelihood per code:
       8-12 EM iterations instead of 12-18 (30 with scikit-learn's k-means start).
@@ -249,10 +251,33 @@ def _fit_gaussian_mixture(latents, n_components, seed):
             random_state=seed,
         )
         try:
-            return mixture.fit(latents.astype(dtype, copy=False))
+            mixture.fit(latents.astype(dtype, copy=False))
         except ValueError as error:
             if dtype is np.float64 or "ill-defined empirical covariance" not in str(error):
                 raise
+        else:
+            return _in_float64(mixture)
+
+
+def _in_float64(mixture):
+    """The fitted full-covariance ``mixture`` with its parameters in float64.
+
+    The covariances are recomputed from the Cholesky factors of the precisions, so that
+    they are symmetric and positive definite to float64 rounding, and the precisions from
+    the same factors. Float32 covariances are so only to float32 rounding, and
+    ``GaussianMixture.sample`` (numpy's ``multivariate_normal``, tolerance 1e-8) warned
+    that the covariances of full-rank 128-dimensional codes were "not symmetric
+    positive-semidefinite".
+    """
+    factors = mixture.precisions_cholesky_.astype(np.float64)  # upper triangular
+    inverses = np.stack([solve_triangular(factor, np.eye(len(factor))) for factor in factors])
+    covariances = inverses.transpose(0, 2, 1) @ inverses
+    mixture.covariances_ = (covariances + covariances.transpose(0, 2, 1)) / 2
+    mixture.precisions_cholesky_ = factors
+    mixture.precisions_ = factors @ factors.transpose(0, 2, 1)
+    mixture.weights_ = mixture.weights_.astype(np.float64)
+    mixture.means_ = mixture.means_.astype(np.float64)
+    return mixture
 
 
 def _is_string(value, string):
