@@ -5,12 +5,16 @@ In one run, on MNIST (../shared/data/mnist.npz) with the LoRAE paper's MNIST net
 
 - ``plain``: a hand-written eager loop, identical module (default memory format), loss
   (mean squared error + alpha * nuclear norm), Adam with its defaults, the same seed and
-  so the same initial weights and batch order; ``plain_fused_adam`` and
-  ``plain_fused_adam_channels_last``: the same loop with the estimator's two changes
-  added one at a time;
+  so the same initial weights and batch order; ``plain_fused_adam``,
+  ``plain_fused_adam_channels_last`` and ``plain_fused_adam_channels_last_retained_heap``:
+  the same loop with the estimator's three changes added one at a time;
 - ``lorae``: ``LoRAETransformer(regularizer="nuclear").fit`` (training loop timed by skorch's
   epoch timer, and the whole ``fit`` including the post-fit work);
 - ``ae``: the same with ``regularizer="none"``.
+
+Every timed run is a fresh process: the estimator changes glibc's malloc thresholds for
+the rest of its process (``sklearn_lorae._allocator``), which would otherwise carry over to
+the plain loops timed after it.
 
 With ``--post-fit``: on the first ``--post-fit-samples`` training images, one epoch of
 ``LoRAEGenerator.fit`` against everything it does afterwards (encoding the training set,
@@ -24,10 +28,13 @@ so that a machine busy with other work slows all of them alike. Usage::
 """
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_mnist  # noqa: E402
 
 from sklearn_lorae import LoRAEGenerator, LoRAETransformer  # noqa: E402
+from sklearn_lorae._allocator import retained_heap  # noqa: E402
 from sklearn_lorae.metrics import latent_rank, latent_singular_values  # noqa: E402
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -48,7 +56,7 @@ def plain_loop(estimator, X, fused=None, channels_last=False):
     """What a user would write by hand: the estimator's own module (default memory
     format), Adam with its defaults, a bare loop. Returns the seconds, the last epoch's
     mean loss and the latent rank of the training codes. ``fused`` and
-    ``channels_last`` add one of the estimator's changes at a time, to see what each gives."""
+    ``channels_last`` add the estimator's changes, to see what each gives."""
     # The seed the estimator derives from its random_state: same initial weights, same batches.
     torch.manual_seed(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
     estimator.n_features_in_ = X.shape[1]  # _build_module reads it
@@ -76,6 +84,30 @@ def plain_loop(estimator, X, fused=None, channels_last=False):
     with torch.no_grad():
         codes = torch.cat([module.eval().encode(part) for part in torch.split(inputs, 1024)])
     return seconds, epoch_loss / len(inputs), latent_rank(latent_singular_values(codes.numpy()))
+
+
+PLAIN_VARIANTS = {  # name: (fused Adam, channels-last, retained heap)
+    "plain": (None, False, False),
+    "plain_fused_adam": (True, False, False),
+    "plain_fused_adam_channels_last": (True, True, False),
+    "plain_fused_adam_channels_last_retained_heap": (True, True, True),
+}
+VARIANTS = [*PLAIN_VARIANTS, "lorae", "ae"]
+
+
+def timed_run(variant, X, batch_size, repeat, settings, threads):
+    """One timed training of ``variant``; run in a fresh process (see the module docstring)."""
+    if threads:
+        torch.set_num_threads(threads)
+    regularizer = "none" if variant == "ae" else "nuclear"
+    estimator = LoRAETransformer(batch_size=batch_size, regularizer=regularizer, random_state=repeat, **settings)
+    if variant in PLAIN_VARIANTS:
+        fused, channels_last, keep_heap = PLAIN_VARIANTS[variant]
+        with retained_heap() if keep_heap else contextlib.nullcontext():
+            seconds, loss, rank = plain_loop(estimator, X, fused=fused, channels_last=channels_last)
+        return {"training": seconds, "loss": loss, "rank": rank}
+    training, total, loss, rank = estimator_fit(estimator, X)
+    return {"training": training, "fit": total, "loss": loss, "rank": rank}
 
 
 def estimator_fit(estimator, X):
@@ -187,25 +219,21 @@ def main():
         "epochs": args.epochs,
         "batch_sizes": {},
     }
+    spawn = multiprocessing.get_context("spawn")
     for batch_size in args.batch_sizes:
-        times = {
-            "plain": [], "plain_fused_adam": [], "plain_fused_adam_channels_last": [],
-            "lorae_training": [], "lorae_fit": [], "ae_training": [], "ae_fit": [],
-        }  # fmt: skip
+        times = {name: [] for name in VARIANTS if name in PLAIN_VARIANTS}
+        times.update({"lorae_training": [], "lorae_fit": [], "ae_training": [], "ae_fit": []})
         losses, ranks = {}, {}
         for repeat in range(args.repeats):
-            lorae = LoRAETransformer(batch_size=batch_size, random_state=repeat, **settings)
-            seconds, losses["plain"], ranks["plain"] = plain_loop(lorae, X)
-            times["plain"].append(seconds)
-            times["plain_fused_adam"].append(plain_loop(lorae, X, fused=True)[0])
-            times["plain_fused_adam_channels_last"].append(plain_loop(lorae, X, fused=True, channels_last=True)[0])
-            training, total, losses["lorae"], ranks["lorae"] = estimator_fit(lorae, X)
-            times["lorae_training"].append(training)
-            times["lorae_fit"].append(total)
-            ae = LoRAETransformer(batch_size=batch_size, regularizer="none", random_state=repeat, **settings)
-            training, total, losses["ae"], ranks["ae"] = estimator_fit(ae, X)
-            times["ae_training"].append(training)
-            times["ae_fit"].append(total)
+            for variant in VARIANTS:
+                with ProcessPoolExecutor(1, mp_context=spawn) as fresh_process:
+                    run = fresh_process.submit(timed_run, variant, X, batch_size, repeat, settings, args.threads).result()
+                losses[variant], ranks[variant] = run["loss"], run["rank"]
+                if variant in PLAIN_VARIANTS:
+                    times[variant].append(run["training"])
+                else:
+                    times[f"{variant}_training"].append(run["training"])
+                    times[f"{variant}_fit"].append(run["fit"])
             print(batch_size, repeat, {k: round(v[-1], 2) for k, v in times.items()}, losses, ranks, flush=True)
         median = {k: float(np.median(v)) for k, v in times.items()}
         results["batch_sizes"][batch_size] = {
@@ -216,6 +244,9 @@ def main():
             "ratio_lorae_training_over_plain": median["lorae_training"] / median["plain"],
             "ratio_plain_fused_adam_over_plain": median["plain_fused_adam"] / median["plain"],
             "ratio_plain_fused_adam_channels_last_over_plain": median["plain_fused_adam_channels_last"] / median["plain"],
+            "ratio_plain_fused_adam_channels_last_retained_heap_over_plain": (
+                median["plain_fused_adam_channels_last_retained_heap"] / median["plain"]
+            ),
             "ratio_lorae_fit_over_plain": median["lorae_fit"] / median["plain"],
             "ratio_lorae_over_ae_training": median["lorae_training"] / median["ae_training"],
         }
