@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
@@ -367,3 +368,16 @@ def test_too_few_samples_for_the_mixture():
     X = np.random.RandomState(0).normal(size=(3, 6))
     with pytest.raises(ValueError, match="n_samples=3 should be >= n_components=4"):
         LoRAEGenerator(**QUICK).fit(X)
+
+
+def test_failed_training_warns_that_the_output_ignores_the_input():
+    X = np.random.RandomState(0).normal(size=(60, 6)).astype(np.float32)
+    # ReLUs that no input can switch on: the decoder outputs zeros whatever the code.
+    dead = nn.Linear(3, 6)
+    nn.init.constant_(dead.bias, -100.0)
+    decoder = nn.Sequential(dead, nn.ReLU())
+    with pytest.warns(ConvergenceWarning, match="output does not depend on its input"):
+        LoRAETransformer(latent_dim=3, decoder=decoder, max_epochs=2, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        LoRAETransformer(latent_dim=3, max_epochs=2, random_state=0).fit(X)
