@@ -14,8 +14,8 @@ _PAGE_FAULTS_OF_STEPS = """
 import json, resource, torch
 from sklearn_lorae._allocator import retained_heap
 
-def page_faults_of_steps(n_steps=4, n_tensors=4, megabytes=24):
-    # Steps that allocate, touch and free the same 96 MB, as training steps do, after a
+def page_faults_of_steps(n_steps=4, n_tensors=8, megabytes=24):
+    # Steps that allocate, touch and free the same 192 MB, as training steps do, after a
     # first step has grown the heap; 24 MB per tensor is below glibc's mmap ceiling.
     def step():
         tensors = [torch.empty(megabytes * 2**18).fill_(1.0) for _ in range(n_tensors)]
@@ -40,9 +40,11 @@ def test_retained_heap_stops_steps_from_page_faulting_their_memory_back():
     # what ran before (retained_heap fixes them for the rest of a process).
     done = subprocess.run([sys.executable, "-c", _PAGE_FAULTS_OF_STEPS], capture_output=True, text=True, check=True)
     faults = json.loads(done.stdout)
-    # With glibc's defaults the 96 MB freed at every step exceed the adaptive trim
-    # threshold (48 MB here): given back to the system and faulted in again (24,576 pages).
-    assert faults["default"] > 4 * 10_000
+    # With glibc's defaults the 192 MB freed at every step exceed the adaptive trim
+    # threshold (64 MB at most): given back to the system and faulted in again, up to
+    # 49,152 pages per step. How much depends on the thresholds that the interpreter's
+    # start-up left (30,670 faults for 96 MB in one environment, 98,176 in another).
+    assert faults["default"] > 20_000
     assert faults["inside"] < faults["default"] / 20
 
 
