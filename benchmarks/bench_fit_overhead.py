@@ -186,7 +186,13 @@ def post_fit_cost(X, batch_size, compare_density_settings=False):
         "post_fit_seconds": total - epoch,
         "post_fit_over_epoch": (total - epoch) / epoch,
         "post_fit_parts_seconds": {**generator.post_fit_parts_, "latent_spectrum": spectrum},
-        "density": {"dtype": str(density.means_.dtype), "n_iter": int(density.n_iter_), "converged": bool(density.converged_)},
+        # The dtype the mixture's parameters are stored in: float64 since the float32 fit is
+        # converted (generator._in_float64); the fit itself runs in float32 unless it cannot.
+        "density": {
+            "stored_dtype": str(density.means_.dtype),
+            "n_iter": int(density.n_iter_),
+            "converged": bool(density.converged_),
+        },
         **comparison,
     }
 
