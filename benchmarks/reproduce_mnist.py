@@ -264,6 +264,7 @@ def main():
 def package_description():
     """Which sklearn_lorae ran: ``python benchmarks/...`` imports the installed copy, not the checkout."""
     where = Path(sklearn_lorae.__file__).resolve().parent
+
     def git(*command):
         done = subprocess.run(["git", "-C", str(where), *command], capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else None
