@@ -53,34 +53,44 @@ from sklearn_lorae.metrics import latent_rank, latent_singular_values  # noqa: E
 IMAGE_SHAPE = (1, 28, 28)
 
 
-def plain_loop(estimator, X, fused=None, channels_last=False):
+def plain_setup(estimator, X, fused=None, channels_last=False):
     """What a user would write by hand: the estimator's own module (default memory
-    format), Adam with its defaults, a bare loop. Returns the seconds, the last epoch's
-    mean loss and the latent rank of the training codes. ``fused`` and
-    ``channels_last`` add the estimator's changes, to see what each gives."""
-    # The seed the estimator derives from its random_state: same initial weights, same batches.
+    format) and Adam with its defaults, seeded as the estimator seeds itself (same initial
+    weights, same batches). Returns the module, the optimizer and the images as a tensor.
+    ``fused`` and ``channels_last`` add the estimator's changes, to see what each gives."""
     torch.manual_seed(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
     estimator.n_features_in_ = X.shape[1]  # _build_module reads it
     module = estimator._build_module(IMAGE_SHAPE)
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(module.parameters(), lr=estimator.lr, fused=fused)
-    inputs = torch.from_numpy(X).view(-1, *IMAGE_SHAPE)
+    return module, optimizer, torch.from_numpy(X).view(-1, *IMAGE_SHAPE)
+
+
+def plain_step(module, optimizer, batch):
+    """One training step of the plain loop; returns the batch's loss (a tensor)."""
+    optimizer.zero_grad()
+    reconstruction, h, z = module(batch)
+    loss = torch.nn.functional.mse_loss(reconstruction, batch)
+    penalty = module.penalty(h, z)
+    if penalty is not None:
+        loss = loss + penalty
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def plain_loop(estimator, X, fused=None, channels_last=False):
+    """Trains as :func:`plain_setup` sets up, in a bare loop. Returns the seconds, the
+    last epoch's mean loss and the latent rank of the training codes."""
+    module, optimizer, inputs = plain_setup(estimator, X, fused=fused, channels_last=channels_last)
     start = time.perf_counter()
     for _ in range(estimator.max_epochs):
         order = torch.randperm(len(inputs))
         epoch_loss = 0.0
         for first in range(0, len(inputs), estimator.batch_size):
             batch = inputs[order[first : first + estimator.batch_size]]
-            optimizer.zero_grad()
-            reconstruction, h, z = module(batch)
-            loss = torch.nn.functional.mse_loss(reconstruction, batch)
-            penalty = module.penalty(h, z)
-            if penalty is not None:
-                loss = loss + penalty
-            loss.backward()
-            optimizer.step()
-            epoch_loss += loss.item() * len(batch)
+            epoch_loss += plain_step(module, optimizer, batch).item() * len(batch)
     seconds = time.perf_counter() - start
     with torch.no_grad():
         codes = torch.cat([module.eval().encode(part) for part in torch.split(inputs, 1024)])

@@ -63,3 +63,20 @@ def test_fit_overhead_smoke(tmp_path):
     # Each variant trains from the same seed: the plain loop and the estimator agree.
     losses = ratios["last_epoch_mean_loss"]
     assert losses["plain"] == pytest.approx(losses["lorae"], rel=1e-4)
+
+
+@needs_mnist
+def test_profile_train_step_smoke(tmp_path):
+    output = tmp_path / "profile.json"
+    tiny = ["--n-samples", "64", "--batch-sizes", "32", "--threads", "1", "--warmup-steps", "1", "--steps", "2"]
+    run("profile_train_step.py", *tiny, "--output", str(output))
+    results = json.loads(output.read_text())
+    plain, ours = results["runs"]
+    assert (plain["variant"], ours["variant"]) == ("plain", "plain_fused_adam_channels_last_retained_heap")
+    for profiled in (plain, ours):
+        phases = profiled["step_ms"]
+        assert phases["step"] >= phases["forward"] + phases["backward"] > 0
+        assert profiled["ops_ms"]["convolution"] > 0 and profiled["convolution_gflop_per_step"] > 0
+    # Same seed, same arithmetic up to rounding: the two loops end at the same loss.
+    assert plain["last_loss"] == pytest.approx(ours["last_loss"], rel=1e-3)
+    assert results["matmul_gflops_per_core"] > 0
