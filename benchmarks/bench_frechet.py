@@ -16,6 +16,13 @@ Two parts, each writing a JSON file next to ``results/frechet.md``:
     FID expected). Features are cached under ``--cache-dir`` so that an interrupted run
     resumes.
 
+``inception-speed``
+    Feature extraction with the package's CPU Inception graph (the published graph
+    without its ``contiguous()`` calls, ``sklearn_lorae._features``) against the
+    published graph, on the same MNIST test images in one process, interleaved:
+    images per second, their ratio, and how far the features differ (largest
+    difference, and the Fréchet distance between the two feature sets).
+
 ``gridsearch``
     ``GridSearchCV(LoRAEGenerator(), {"alpha": [...]}, scoring=make_fid_scorer(...))``
     on scikit-learn's digits, with a PCA fitted on the digits as the feature extractor
@@ -26,10 +33,12 @@ Usage::
 
     python benchmarks/bench_frechet.py speed [--threads 1]
     python benchmarks/bench_frechet.py inception [--cache-dir /tmp/fid_features]
+    python benchmarks/bench_frechet.py inception-speed [--n-images 512 --repeats 3]
     python benchmarks/bench_frechet.py gridsearch
 """
 
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -191,6 +200,41 @@ def run_inception(args):
     print(json.dumps({**results, "feature_extraction": timings}, indent=2))
 
 
+def run_inception_speed(args):
+    from sklearn_lorae import _features
+    from sklearn_lorae.metrics import extract_features
+
+    images = load_mnist()[2][: args.n_images]
+    package = _features.InceptionFeatureMap((1, 28, 28), (0.0, 1.0), "cpu")
+    published = copy.copy(package)
+    published.network = _features.load_published_inception("cpu")
+    seconds = {"package": [], "published": []}
+    features = {}
+    for _ in range(args.repeats):
+        for name, feature_map in [("published", published), ("package", package)]:
+            start = time.perf_counter()
+            features[name] = _features.extract_features_in_batches(feature_map, images, args.batch_size)
+            seconds[name].append(time.perf_counter() - start)
+            print(name, round(seconds[name][-1], 2), flush=True)
+    # The public path uses the package's graph.
+    np.testing.assert_array_equal(extract_features(images[:8], image_shape=(1, 28, 28), device="cpu"), features["package"][:8])
+    median = {name: float(np.median(times)) for name, times in seconds.items()}
+    difference = np.abs(features["package"] - features["published"])
+    results = {
+        "n_images": args.n_images,
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "seconds": seconds,
+        "images_per_second": {name: args.n_images / value for name, value in median.items()},
+        "speedup_package_over_published": median["published"] / median["package"],
+        "max_abs_feature_difference": float(difference.max()),
+        "max_abs_feature": float(np.abs(features["published"]).max()),
+        "frechet_distance_package_vs_published": frechet_distance(features["package"], features["published"]),
+    }
+    write_results("frechet_inception_speed.json", results)
+    print(json.dumps(results, indent=2))
+
+
 def run_gridsearch(args):
     from sklearn.datasets import load_digits
     from sklearn.decomposition import PCA
@@ -277,12 +321,20 @@ def main():
     inception = commands.add_parser("inception", help="Inception FIDs on MNIST")
     inception.add_argument("--n-images", type=int, default=10_000)
     inception.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR)
+    inception_speed = commands.add_parser("inception-speed", help="the package's CPU Inception graph vs the published one")
+    inception_speed.add_argument("--n-images", type=int, default=512)
+    inception_speed.add_argument("--batch-size", type=int, default=64)
+    inception_speed.add_argument("--repeats", type=int, default=3)
     gridsearch = commands.add_parser("gridsearch", help="GridSearchCV over alpha by FID")
     gridsearch.add_argument("--max-epochs", type=int, default=50)
     args = parser.parse_args()
-    {"speed": run_speed, "inception": run_inception, "gridsearch": run_gridsearch}[
-        args.command
-    ](args)
+    commands = {
+        "speed": run_speed,
+        "inception": run_inception,
+        "inception-speed": run_inception_speed,
+        "gridsearch": run_gridsearch,
+    }
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

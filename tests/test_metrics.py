@@ -357,3 +357,18 @@ def test_inception_features():
     np.testing.assert_allclose(
         extract_features(rgb, features="inception", device="cpu"), features, rtol=1e-5, atol=1e-5
     )
+
+
+@needs_inception
+def test_inception_on_the_cpu_computes_the_published_graphs_features_without_its_layout_copies():
+    def contiguous_calls(network):
+        return sum(len(module.graph.findAllNodes("aten::contiguous")) for module in network.modules())
+
+    network = _features.load_inception("cpu")
+    published = _features.load_published_inception("cpu")
+    assert contiguous_calls(published) > 0 and contiguous_calls(network) == 0
+    torch.manual_seed(0)
+    images = (2 * torch.rand(3, 3, 299, 299) - 1).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        features, published_features = network(images), published(images)
+    torch.testing.assert_close(features, published_features, rtol=1e-5, atol=1e-4)
