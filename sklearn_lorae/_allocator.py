@@ -1,17 +1,21 @@
-"""Keep freed memory inside the process while a net trains on the CPU (glibc only).
+"""Keep freed memory inside the process while a net runs on the CPU (glibc only).
 
 glibc's malloc gives the top of its heap back to the operating system as soon as more
 than ``M_TRIM_THRESHOLD`` bytes are free there, and serves requests above
-``M_MMAP_THRESHOLD`` with fresh ``mmap`` calls. Both thresholds adapt, up to 32 MB and
-64 MB. A training step allocates its activations and gradients, frees them all at its
-end, and allocates them again at the next step: once that working set outgrows the trim
-threshold, every step returns it to the system and page-faults it back in, zeroed. On the
-paper's MNIST net at batch 128 that is ~25,000-50,000 page faults and a sixth to a quarter of
-the step's time (``benchmarks/results/speed.md``).
+``M_MMAP_THRESHOLD`` with fresh ``mmap`` calls, unmapped again when freed. Both thresholds
+adapt, up to 32 MB and 64 MB; blocks above 32 MB are always mapped afresh. A training
+step allocates its activations and gradients, frees them all at its end, and allocates
+them again at the next step: once that working set outgrows the trim threshold, every
+step returns it to the system and page-faults it back in, zeroed. On the paper's MNIST
+net at batch 128 that is ~25,000-50,000 page faults and a sixth to a quarter of the
+step's time (``benchmarks/results/speed.md``). The FID's Inception network, whose first
+feature maps take 100-350 MB at batch 64, page-faulted 1.3 million times per batch
+(``benchmarks/results/frechet.md``).
 
-:func:`retained_heap` raises the trim threshold for the duration of training, so the
-heap keeps what the steps free and reuses it; afterwards it sets the threshold back to
-the ceiling of glibc's own adaptive value and returns the free memory to the system.
+:func:`retained_heap` raises the trim threshold and turns ``mmap`` off for the duration
+(``M_MMAP_MAX`` 0: blocks of any size come from the heap), so the heap keeps what is
+freed and reuses it; afterwards it turns ``mmap`` back on, sets the trim threshold back
+to the ceiling of glibc's own adaptive value and returns the free memory to the system.
 Setting a threshold turns glibc's adaptation off for the rest of the process, so both
 stay at those ceilings (32 MB and 64 MB): where a program that has freed one large block
 would have them anyway.
@@ -25,12 +29,14 @@ import platform
 # mallopt parameter numbers, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_MMAP_MAX = -4
+_MMAP_MAX_DEFAULT = 65536  # glibc's DEFAULT_MMAP_MAX
 # Ceilings of glibc's adaptive thresholds on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX,
 # and twice that for the trim threshold, which glibc keeps at twice the mmap threshold).
 _MMAP_THRESHOLD_CEILING = 32 * 2**20
 _TRIM_THRESHOLD_CEILING = 2 * _MMAP_THRESHOLD_CEILING
-# While training: as high as mallopt's int argument goes, i.e. never trim.
-_TRIM_THRESHOLD_TRAINING = 2**31 - 1
+# Within retained_heap: as high as mallopt's int argument goes, i.e. never trim.
+_TRIM_THRESHOLD_RETAINED = 2**31 - 1
 
 
 @functools.cache
@@ -56,9 +62,11 @@ def retained_heap():
         yield
         return
     libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_CEILING)
-    libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_TRAINING)
+    libc.mallopt(_M_MMAP_MAX, 0)
+    libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_RETAINED)
     try:
         yield
     finally:
+        libc.mallopt(_M_MMAP_MAX, _MMAP_MAX_DEFAULT)
         libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_CEILING)
         libc.malloc_trim(0)

@@ -139,8 +139,8 @@ SHARED_PARAMETERS_DOC = """\
         Torch device to train and infer on. ``"auto"`` takes CUDA when it is available
         and the CPU otherwise; asking for ``"cuda"`` without CUDA raises a ValueError.
         Results are always numpy arrays on the host. On the CPU with glibc, ``fit``
-        adjusts two of malloc's thresholds for the process (see "CPU and GPU" in the
-        user guide): training steps then reuse freed memory instead of page-faulting it.
+        adjusts malloc's settings for the process (see "CPU and GPU" in the user
+        guide): training steps then reuse freed memory instead of page-faulting it.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, the batches' order and everything sampled in

