@@ -84,7 +84,8 @@ def extract_features_in_batches(feature_map, X, batch_size):
 
 
 def _runs_torch_on_cpu(feature_map):
-    return isinstance(feature_map, (TorchModuleFeatureMap, InceptionFeatureMap)) and feature_map.device.type == "cpu"
+    torch_maps = (TorchModuleFeatureMap, InceptionFeatureMap)
+    return isinstance(feature_map, torch_maps) and feature_map.device.type == "cpu"
 
 
 def _identity(X):
