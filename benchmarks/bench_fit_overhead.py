@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import json
 import multiprocessing
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +43,7 @@ from sklearn.utils import check_random_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_mnist  # noqa: E402
+from _machine import cpu_description  # noqa: E402
 
 from sklearn_lorae import LoRAEGenerator, LoRAETransformer  # noqa: E402
 from sklearn_lorae._allocator import retained_heap  # noqa: E402
@@ -235,7 +235,7 @@ def main():
     settings = dict(image_shape=IMAGE_SHAPE, latent_dim=128, max_epochs=args.epochs, device="cpu")
     results = {
         "command": "python " + " ".join(sys.argv),
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
+        "machine": f"{cpu_description()}, {torch.get_num_threads()} torch threads",
         "torch": torch.__version__,
         "n_samples": args.n_samples,
         "epochs": args.epochs,

@@ -61,6 +61,7 @@ import sklearn_lorae
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import FASHION_MNIST, load_fashion_mnist, load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
+from _machine import cpu_description  # noqa: E402
 
 from sklearn_lorae.metrics import (  # noqa: E402
     feature_statistics,
@@ -303,16 +304,6 @@ def run_gridsearch(args):
     print(json.dumps(results, indent=2))
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def write_results(name, payload):
     blas = [
         {k: info.get(k) for k in ("internal_api", "version", "num_threads")}
@@ -321,7 +312,7 @@ def write_results(name, payload):
     payload = {
         **payload,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": f"{cpu_model()}, {os.cpu_count()} CPU cores (shared with other work)",
+        "machine": f"{cpu_description()}, {os.cpu_count()} CPU cores (shared with other work)",
         "versions": {
             "python": platform.python_version(),
             "numpy": np.__version__,

@@ -21,7 +21,6 @@ Usage::
 import argparse
 import json
 import pickle
-import platform
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_mnist  # noqa: E402
+from _machine import cpu_description  # noqa: E402
 
 from sklearn_lorae import LoRAEGenerator  # noqa: E402
 
@@ -152,7 +152,7 @@ def main():
 
     results = {
         "command": "python " + " ".join(sys.argv),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
+        "machine": f"{cpu_description()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
         "nets": {},
     }
     for net in args.nets:

@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import multiprocessing
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +38,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_mnist  # noqa: E402
+from _machine import cpu_description  # noqa: E402
 from bench_fit_overhead import IMAGE_SHAPE, PLAIN_VARIANTS, plain_setup, plain_step  # noqa: E402
 
 from sklearn_lorae import LoRAETransformer  # noqa: E402
@@ -151,7 +151,7 @@ def main():
     X = load_mnist()[0][: args.n_samples]
     results = {
         "command": "python " + " ".join(sys.argv),
-        "machine": platform.processor() or platform.machine(),
+        "machine": cpu_description(),
         "torch": torch.__version__,
         "matmul_gflops_per_core": matmul_gflops_per_core(),
         "runs": [],

@@ -26,7 +26,6 @@ budget, the wall time and the command). Example (a reduced CPU budget)::
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from sklearn.neural_network import MLPClassifier
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_fashion_mnist, load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
+from _machine import cpu_description  # noqa: E402
 
 import sklearn_lorae  # noqa: E402
 from sklearn_lorae import LoRAEGenerator  # noqa: E402
@@ -197,7 +197,7 @@ def main():
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, n_train=len(X_train),
             n_fid=args.n_fid, n_reference=min(args.n_reference, len(X_test)), seed=args.seed,
         ),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, device {args.device}, "
+        "machine": f"{cpu_description()}, torch {torch.__version__}, device {args.device}, "
         f"{torch.get_num_threads()} threads" + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
         "package": package_description(),
         "rank_tol": DEFAULT_RANK_TOL,

@@ -22,6 +22,14 @@ def run(script, *arguments):
     subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments], check=True, timeout=600, env=env)
 
 
+def assert_names_cpu(machine):
+    """Speed figures depend on the CPU's instruction set (AVX-512 and AVX2 machines have
+    both run them): the results must say which one torch used."""
+    import torch
+
+    assert f"torch CPU capability {torch.backends.cpu.get_cpu_capability()}" in machine
+
+
 @needs_mnist
 def test_reproduce_mnist_smoke(tmp_path):
     from sklearn_lorae._features import inception_weights_path
@@ -57,7 +65,9 @@ def test_reproduce_mnist_smoke(tmp_path):
 def test_fit_overhead_smoke(tmp_path):
     output = tmp_path / "overhead.json"
     run("bench_fit_overhead.py", "--n-samples", "64", "--repeats", "1", "--batch-sizes", "32", "--output", str(output))
-    ratios = json.loads(output.read_text())["batch_sizes"]["32"]
+    results = json.loads(output.read_text())
+    ratios = results["batch_sizes"]["32"]
+    assert_names_cpu(results["machine"])
     assert ratios["ratio_lorae_training_over_plain"] > 0
     assert ratios["ratio_plain_fused_adam_channels_last_retained_heap_over_plain"] > 0
     # Each variant trains from the same seed: the plain loop and the estimator agree.
@@ -80,3 +90,4 @@ def test_profile_train_step_smoke(tmp_path):
     # Same seed, same arithmetic up to rounding: the two loops end at the same loss.
     assert plain["last_loss"] == pytest.approx(ours["last_loss"], rel=1e-3)
     assert results["matmul_gflops_per_core"] > 0
+    assert_names_cpu(results["machine"])
