@@ -26,6 +26,8 @@ budget, the wall time and the command). Example (a reduced CPU budget)::
 
 import argparse
 import json
+import os
+import pickle
 import subprocess
 import sys
 import time
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 from sklearn.mixture import GaussianMixture
 from sklearn.neural_network import MLPClassifier
+from skorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_fashion_mnist, load_mnist  # noqa: E402
@@ -109,6 +112,91 @@ def generator_for(method, args, **overrides):
     return LoRAEGenerator(**{**settings, **METHODS[method], **overrides})
 
 
+# Rows on which the per-epoch diagnostics are measured (the test images), by name: kept
+# out of the callback so that it pickles small into the checkpoints.
+PROBES = {}
+
+
+class EpochDiagnostics(Callback):
+    """Records, after every epoch, where the low rank comes from: the nuclear norm and the
+    largest singular value of the bottleneck's linear map M (the product of IRMAE's
+    layers; none for the methods without one), the mean norm of the encoder's output
+    E(x) and the rank of the codes M(E(x)) on the probe rows (the test images)."""
+
+    def __init__(self, probe="test"):
+        self.probe = probe
+
+    def on_epoch_end(self, net, **kwargs):
+        module = net.module_
+        training = module.training
+        module.eval()
+        with torch.inference_mode():
+            h = torch.cat([module.encoder(batch) for batch in torch.split(PROBES[self.probe], 500)])
+            codes = module.bottleneck.encode(h)
+        module.train(training)
+        net.history.record("encoder_output_mean_norm", float(h.norm(dim=1).mean()))
+        net.history.record("code_rank", int(latent_rank(latent_singular_values(codes.double().numpy()))))
+        matrix = bottleneck_matrix(module.bottleneck)
+        if matrix is not None:
+            singular = torch.linalg.svdvals(matrix.detach().double())
+            net.history.record("M_nuclear_norm", float(singular.sum()))
+            net.history.record("M_largest_singular_value", float(singular[0]))
+
+
+def bottleneck_matrix(bottleneck):
+    """The linear map M of the bottleneck (``z = h @ M.T``), or None."""
+    if hasattr(bottleneck, "linear"):
+        return bottleneck.linear.weight
+    if hasattr(bottleneck, "linears"):
+        matrix = None
+        for layer in bottleneck.linears:
+            matrix = layer.weight if matrix is None else layer.weight @ matrix
+        return matrix
+    return None
+
+
+DIAGNOSTICS = (
+    "train_loss", "reconstruction", "penalty", "M_nuclear_norm", "M_largest_singular_value",
+    "encoder_output_mean_norm", "code_rank", "dur",
+)  # fmt: skip
+
+
+def epoch_table(generator):
+    history = generator.net_.history
+    return {key: [epoch.get(key) for epoch in history] for key in DIAGNOSTICS}
+
+
+def train(method, X_train, args):
+    """Fit ``method`` for ``args.epochs`` epochs. With ``--checkpoint-dir``, in chunks of
+    ``--checkpoint-every`` epochs continued with ``warm_start`` (the same net as one fit),
+    the generator pickled after each; a checkpoint left by an interrupted run is
+    continued."""
+    if args.checkpoint_dir is None:
+        return generator_for(method, args, callbacks=[EpochDiagnostics()]).fit(X_train)
+    path = args.checkpoint_dir / f"{method}.pkl"
+    if path.exists():
+        with open(path, "rb") as f:
+            generator = pickle.load(f)
+        print(f"{method}: continuing the checkpoint at epoch {generator.n_iter_}", flush=True)
+    else:
+        generator = generator_for(method, args, callbacks=[EpochDiagnostics()], warm_start=True)
+    while getattr(generator, "n_iter_", 0) < args.epochs:
+        done = getattr(generator, "n_iter_", 0)
+        generator.set_params(max_epochs=min(args.checkpoint_every, args.epochs - done))
+        generator.fit(X_train)
+        args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".tmp"), "wb") as f:
+            pickle.dump(generator, f)
+        os.replace(path.with_suffix(".tmp"), path)
+        last = generator.net_.history[-1]
+        print(
+            f"{method}: epoch {generator.n_iter_}, loss {last['train_loss']:.6f}, rank {last['code_rank']}, "
+            f"{last['dur']:.0f} s/epoch",
+            flush=True,
+        )
+    return generator
+
+
 def fid_against(reference_stats, images, args):
     features = extract_features(
         to_unit_range(images), features="inception", image_shape=(1, 28, 28), device=args.device, batch_size=64
@@ -174,6 +262,8 @@ def main():
     parser.add_argument("--n-reference", type=int, default=10000, help="test images for the FID reference")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="Inception features of the test images")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None, help="train in checkpointed chunks, continued when present")
+    parser.add_argument("--checkpoint-every", type=int, default=5, help="epochs per checkpointed chunk")
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
     parser.add_argument(
         "--resume", action="store_true",
@@ -190,6 +280,7 @@ def main():
     # The paper's nets see [-1, 1] and end in tanh.
     X_train = pixels_train.astype(np.float32) / 127.5 - 1.0
     X_test = pixels_test.astype(np.float32) / 127.5 - 1.0
+    PROBES["test"] = torch.tensor(X_test).view(-1, 1, 28, 28)
     results = {
         "command": "python " + " ".join(sys.argv),
         "dataset": args.dataset,
@@ -203,6 +294,7 @@ def main():
         "rank_tol": DEFAULT_RANK_TOL,
         "fid": {},
         "rank": {},
+        "epochs": {},
         "accuracy": {},
         "lambda": {},
         "seconds": {},
@@ -229,8 +321,9 @@ def main():
         if not wanted or method in results["rank"]:
             continue
         start = time.perf_counter()
-        generator = generator_for(method, args).fit(X_train)
+        generator = train(method, X_train, args)
         results["seconds"][f"fit_{method}"] = time.perf_counter() - start
+        results["epochs"][method] = epoch_table(generator)
         trained[method] = generator
         results["rank"][method] = latent_rank(latent_singular_values(generator.transform(X_test)))
         if "fid" in args.tables:
@@ -279,8 +372,8 @@ def resumed(results, previous):
     """``results`` with what an earlier run of the same budget left in ``previous``."""
     if previous["budget"] != results["budget"] or previous["dataset"] != results["dataset"]:
         raise SystemExit("--resume: the earlier results have another dataset or budget; use another --output.")
-    for table in ("fid", "rank", "seconds"):
-        results[table] = previous[table]
+    for table in ("fid", "rank", "seconds", "epochs"):
+        results[table] = previous.get(table, {})
     # JSON turned the numeric keys into strings.
     results["accuracy"] = {
         method: {int(n): scores for n, scores in table.items()} for method, table in previous["accuracy"].items()
@@ -335,6 +428,18 @@ def markdown(results):
             if method in PAPER_ACCURACY and results["dataset"] == "mnist":
                 paper = dict(zip(LABEL_COUNTS, PAPER_ACCURACY[method]))
                 lines.append(f"| {method} (paper) | " + " | ".join(str(paper.get(n, "-")) for n in counts) + " |")
+        lines.append("")
+    for method, table in results.get("epochs", {}).items():
+        lines += [
+            f"## {method}: per epoch (loss parts on the training batches; M, E(x) and rank on the test images)",
+            "",
+            "| epoch | loss | reconstruction | penalty | nuclear norm of M | largest singular value of M "
+            "| mean norm of E(x) | rank of codes | seconds |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for epoch, row in enumerate(zip(*(table[key] for key in DIAGNOSTICS)), start=1):
+            cells = ["-" if value is None else f"{value:.6g}" for value in row]
+            lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
         lines.append("")
     if "fid_floor" in results:
         lines += [

@@ -2,6 +2,7 @@
 
 import contextlib
 import copy
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -149,6 +150,20 @@ SHARED_PARAMETERS_DOC = """\
 
     verbose : int, default=0
         When > 0, print a progress bar and a table of the losses at every epoch.
+
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` continues training the fitted
+        net (its weights, the optimizer's state and the fit's random stream) for
+        ``max_epochs`` more epochs, with the current ``alpha``, ``lr`` and
+        ``batch_size``; the parameters that shape the net cannot change. Two fits of 10
+        epochs give the same net as one of 20, except for aRRAE (``rank="auto"``), whose
+        rank search continues across the calls but bounds its warm-up by the
+        ``max_epochs`` the net was built with.
+
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Passed to the skorch net (e.g. ``skorch.callbacks.LRScheduler``, ``Checkpoint``,
+        ``EpochScoring``, loggers such as ``TensorBoard``); each fit uses a copy, so the
+        callbacks you pass keep no state between fits.
 """
 
 
@@ -172,12 +187,17 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "callbacks": [list, None],
     }
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the autoencoder on X.
+
+        With ``warm_start=True`` and a fitted net, training continues from it (weights,
+        optimizer state and the fit's random stream) for ``max_epochs`` more epochs.
 
         Parameters
         ----------
@@ -191,29 +211,51 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self : object
             The fitted estimator.
         """
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES)
+        resume = self.warm_start and hasattr(self, "net_")
+        return self._fit(X, resume=resume, epochs=self.max_epochs)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train one pass (epoch) over the rows of X.
+
+        The first call builds and initialises the net; later calls continue it (weights,
+        optimizer state, random stream) and check that X has the same features. Streams
+        data that does not fit in memory through the model in chunks. After each call
+        the fitted attributes that describe the codes (``latent_singular_values_``,
+        ``latent_rank_`` and, for the generator, ``density_``) are computed from the rows
+        of that call only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        return self._fit(X, resume=hasattr(self, "net_"), epochs=1)
+
+    def _fit(self, X, resume, epochs):
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=not resume)
         image_shape = self._check_image_shape()
         self._check_output_range(X)
-        device = resolve_device(self.device)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        inputs = torch.tensor(X, dtype=torch.float32, device=device)
-        if image_shape is not None:
-            inputs = inputs.view(-1, *image_shape)
-
-        with _seeded_torch(seed, device):
-            net = AutoencoderNet(
-                module=self._build_module(image_shape),
-                criterion=nn.MSELoss,
-                optimizer=torch.optim.Adam,
-                optimizer__fused=_FUSED_ADAM or None,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                device=device,
-                verbose=self.verbose,
-                callbacks=[ProgressBar()] if self.verbose else None,
-            )
-            net.fit(TensorDataset(inputs))
+        if resume:
+            net = self.net_
+            self._check_resumable()
+            seed = self._seed
+            inputs = self._training_tensor(X, image_shape, net.device)
+        else:
+            device = resolve_device(self.device)
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            inputs = self._training_tensor(X, image_shape, device)
+            net = self._new_net(image_shape, device, seed)
+            self._seed = seed
+            self._architecture = self._architecture_params()
+        net.partial_fit(TensorDataset(inputs), epochs=epochs)
         self.net_ = net
         self.n_iter_ = len(net.history)
         self._fit_dtype = X.dtype
@@ -225,6 +267,79 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self._warn_if_output_ignores_input(X, latents)
         self._fit_latent_model(latents, seed)
         return self
+
+    @staticmethod
+    def _training_tensor(X, image_shape, device):
+        inputs = torch.tensor(X, dtype=torch.float32, device=device)
+        return inputs if image_shape is None else inputs.view(-1, *image_shape)
+
+    def _new_net(self, image_shape, device, seed):
+        """An initialised net whose weights and training randomness come from ``seed``."""
+        # Drawn by the batches' order and the methods' noise, and kept by the net, so
+        # that a continued fit draws where the last one stopped.
+        generator = torch.Generator().manual_seed(seed)
+        # The modules' initialisers draw from torch's global generator: seeded for the
+        # construction only, under a lock, so that fits in other threads neither see
+        # nor move this fit's stream, and the caller's state is restored.
+        with _seeded_torch(seed, device):
+            module = self._build_module(image_shape)
+        module.bottleneck.generator = generator
+        net = AutoencoderNet(
+            module=module,
+            criterion=nn.MSELoss,
+            optimizer=torch.optim.Adam,
+            optimizer__fused=_FUSED_ADAM or None,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__generator=generator,
+            device=device,
+            verbose=self.verbose,
+            callbacks=self._net_callbacks(),
+        )
+        return net.initialize()
+
+    def _net_callbacks(self):
+        callbacks = [("progress_bar", ProgressBar())] if self.verbose else []
+        for index, callback in enumerate(self.callbacks or ()):
+            if isinstance(callback, tuple):
+                name, callback = callback
+            else:
+                name = f"{type(callback).__name__}_{index}"
+            # The estimator's parameter stays as the user gave it: the net trains a copy.
+            callbacks.append((name, copy.deepcopy(callback)))
+        return callbacks or None
+
+    def _architecture_params(self):
+        """The parameters that shape the module, which a continued fit cannot change."""
+        names = (
+            "latent_dim", "regularizer", "n_linear", "rank", "hidden_layer_sizes",
+            "image_shape", "encoder", "decoder", "output_activation", "device",
+        )  # fmt: skip
+        return {name: getattr(self, name) for name in names}
+
+    def _check_resumable(self):
+        """Continue with the current alpha, lr and batch_size; refuse a change of the
+        module's shape."""
+        changed = [
+            name
+            for name, value in self._architecture_params().items()
+            if not _same_param(value, self._architecture[name])
+        ]
+        if changed:
+            raise ValueError(
+                f"Cannot continue the fitted net (warm_start=True or partial_fit): "
+                f"{', '.join(changed)} changed since it was built. Set warm_start=False "
+                "to train a new net."
+            )
+        net = self.net_
+        bottleneck = net.module_.bottleneck
+        if hasattr(bottleneck, "alpha"):
+            bottleneck.alpha = self.alpha
+        net.set_params(batch_size=self.batch_size, verbose=self.verbose)
+        net.lr = self.lr
+        for group in net.optimizer_.param_groups:
+            group["lr"] = self.lr
 
     def _warn_if_output_ignores_input(self, X, latents):
         """A ConvergenceWarning when the trained net reconstructs (nearly) the same
@@ -432,11 +547,22 @@ def _rows_per_batch(function, module, row, dtype, device):
     return int(np.clip(_INFERENCE_ACTIVATION_BYTES // max(largest, 1), 1, _INFERENCE_BATCH_SIZE))
 
 
+def _same_param(a, b):
+    if isinstance(a, nn.Module) or isinstance(b, nn.Module):
+        return a is b
+    return np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
+
+
+# Held while torch's global generators are seeded: two fits in threads must not interleave.
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _seeded_torch(seed, device):
-    """Seed torch's generators for the block and restore the caller's state afterwards."""
+    """Seed torch's global generators for the block, holding the lock, and restore the
+    caller's state afterwards."""
     cuda_devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
         torch.random.default_generator.manual_seed(seed)
         for cuda_device in cuda_devices:
             with torch.cuda.device(cuda_device):

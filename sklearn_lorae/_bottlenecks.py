@@ -29,6 +29,8 @@ import torch
 from sklearn.mixture import GaussianMixture
 from torch import nn
 
+from ._truncated_svd import best_rank_approximation
+
 # Rows per forward pass when a bottleneck encodes the whole training set after training.
 _BATCH_SIZE = 1024
 
@@ -41,6 +43,10 @@ class Bottleneck(nn.Module):
 
     #: The rank the method imposes on the codes; None when it imposes none.
     rank = None
+
+    #: The CPU ``torch.Generator`` of the methods that draw noise while training (the
+    #: fit's own, set by the estimators); torch's global generator when None.
+    generator = None
 
     @classmethod
     def from_estimator(cls, estimator, latent_dim):
@@ -117,8 +123,7 @@ class VariationalBottleneck(Bottleneck):
     Two linear heads turn the encoder's output h into the mean and the log-variance of a
     diagonal Gaussian posterior q(z | x). While training, the decoder sees a draw
     ``z = mean + exp(log_var / 2) * eps``, ``eps ~ N(0, I)`` (the reparameterisation
-    trick; eps comes from torch's generator, which the estimators seed from
-    ``random_state``); at inference the code is the mean, so ``transform`` is
+    trick; eps comes from the fit's own generator, seeded from ``random_state``); at inference the code is the mean, so ``transform`` is
     deterministic. The penalty is ``alpha * KL(q(z | x) || N(0, I))``, summed over the
     latent dimensions and averaged over the batch: ``alpha`` is beta of the beta-VAE
     (Higgins et al., ICLR 2017). Since the reconstruction error is averaged over the
@@ -143,7 +148,7 @@ class VariationalBottleneck(Bottleneck):
         if not self.training:
             return mean
         std = torch.exp(0.5 * self.log_var(h))
-        return mean + std * torch.randn_like(std)
+        return mean + std * standard_normal_like(std, self.generator)
 
     def encode(self, h):
         return self.mean(h)
@@ -196,8 +201,8 @@ class WassersteinBottleneck(CodePenaltyBottleneck):
     """WAE-MMD (Tolstikhin et al., "Wasserstein Auto-Encoders", ICLR 2018,
     arXiv 1711.01558): a deterministic autoencoder (the bottleneck is the identity)
     trained with ``alpha * MMD**2(codes, prior)``, the squared maximum mean discrepancy
-    between the batch's codes and as many draws from the prior N(0, I) (from torch's
-    generator, seeded by the estimators).
+    between the batch's codes and as many draws from the prior N(0, I) (from the fit's
+    own generator, seeded from ``random_state``).
 
     The kernel is the inverse multiquadratic ``k(x, y) = C / (C + ||x - y||**2)`` with
     ``C = 2 * latent_dim`` (the paper's ``2 * d_z * sigma_z**2``, sigma_z = 1), summed
@@ -214,7 +219,15 @@ class WassersteinBottleneck(CodePenaltyBottleneck):
     def penalty(self, h, z, decoder):
         if len(z) < 2:  # the U-statistic needs two codes; a last batch may hold one
             return z.new_zeros(())
-        return self.alpha * imq_mmd(z, torch.randn_like(z), self.SCALES)
+        return self.alpha * imq_mmd(z, standard_normal_like(z, self.generator), self.SCALES)
+
+
+def standard_normal_like(x, generator):
+    """N(0, 1) draws of ``x``'s shape, dtype and device, from the CPU ``generator`` (one
+    stream whatever the device) or, when it is None, from torch's global generator."""
+    if generator is None:
+        return torch.randn_like(x)
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
 
 
 def imq_mmd(x, y, scales=(1.0,)):
@@ -240,7 +253,8 @@ class TruncatedSVDBottleneck(Bottleneck):
 
     While training, the decoder sees the rank-``k`` truncated SVD of the batch's latent
     matrix: with ``H = U S V^T`` (rows: the encoder outputs of the batch), it sees
-    ``H V_k V_k^T = U_k S_k V_k^T``; gradients flow through the SVD. No penalty. When
+    ``H V_k V_k^T = U_k S_k V_k^T``; gradients flow through the SVD (with the stabilised
+    backward of :mod:`sklearn_lorae._truncated_svd`). No penalty. When
     training ends, one basis ``V_k`` (``latent_dim x k``, orthonormal columns, stored as
     the buffer ``basis``, one row per basis vector) is computed from the encoder outputs
     of the whole training set (their top-``k`` right singular vectors, not centred, as in
@@ -372,16 +386,14 @@ class TruncatedSVDBottleneck(Bottleneck):
 
 
 def truncate(h, rank):
-    """``h`` rebuilt from its ``rank`` largest singular triplets (differentiable)."""
-    if rank >= min(h.shape):
-        return h
+    """``h`` rebuilt from its ``rank`` largest singular triplets, differentiable with a
+    gradient that stays finite for repeated and zero singular values
+    (:mod:`sklearn_lorae._truncated_svd`)."""
     try:
-        _, _, vh = torch.linalg.svd(h, full_matrices=False)
+        return best_rank_approximation(h, rank)
     except torch.linalg.LinAlgError:
         # Non-finite codes: pass them on, the loss will be non-finite and stop the fit.
         return h
-    top = vh[:rank]
-    return (h @ top.T) @ top
 
 
 def standard_normal(latent_dim):

@@ -26,14 +26,17 @@ class TensorBatches:
     """Mini-batches of the rows of a tensor, reshuffled at every pass when ``shuffle``.
 
     Yields ``(X_batch, X_batch)``: skorch's ``(X, y)`` pair, the target being the input.
-    The permutation is drawn from torch's global generator on the CPU, which the
-    estimators seed (inside ``torch.random.fork_rng``) from ``random_state``.
+    The permutation is drawn on the CPU from ``generator`` (the fit's own
+    ``torch.Generator``, seeded from ``random_state``; torch's global one when None), so
+    that fits running at once in threads of one process do not draw from each other's
+    stream, and a continued fit (``warm_start``) draws where the last one stopped.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False):
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
         (self.X,) = dataset.tensors
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.generator = generator
 
     def __len__(self):
         return -(-len(self.X) // self.batch_size)
@@ -41,7 +44,7 @@ class TensorBatches:
     def __iter__(self):
         n_samples = len(self.X)
         if self.shuffle:
-            order = torch.randperm(n_samples).to(self.X.device)
+            order = torch.randperm(n_samples, generator=self.generator).to(self.X.device)
             for start in range(0, n_samples, self.batch_size):
                 batch = self.X[order[start : start + self.batch_size]]
                 yield batch, batch

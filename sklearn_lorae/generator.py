@@ -126,6 +126,8 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         device="auto",
         random_state=None,
         verbose=0,
+        warm_start=False,
+        callbacks=None,
         sampler="gmm",
         n_components=4,
     ):
@@ -145,6 +147,8 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.callbacks = callbacks
         self.sampler = sampler
         self.n_components = n_components
 

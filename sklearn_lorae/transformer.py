@@ -80,6 +80,8 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         device="auto",
         random_state=None,
         verbose=0,
+        warm_start=False,
+        callbacks=None,
     ):
         self.latent_dim = latent_dim
         self.alpha = alpha
@@ -97,3 +99,5 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.callbacks = callbacks
