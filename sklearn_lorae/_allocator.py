@@ -19,12 +19,18 @@ to the ceiling of glibc's own adaptive value and returns the free memory to the 
 Setting a threshold turns glibc's adaptation off for the rest of the process, so both
 stay at those ceilings (32 MB and 64 MB): where a program that has freed one large block
 would have them anyway.
+
+The settings are process-wide, and fits may run at once in threads of one process (Dask
+workers, joblib's threading backend): :func:`retained_heap` counts the blocks that are
+inside it and restores the settings when the last one leaves, in whatever order they
+finish.
 """
 
 import contextlib
 import ctypes
 import functools
 import platform
+import threading
 
 # mallopt parameter numbers, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -53,20 +59,32 @@ def _glibc():
     return libc
 
 
+_lock = threading.Lock()
+_holders = 0  # blocks (in any thread) inside retained_heap
+
+
 @contextlib.contextmanager
 def retained_heap():
     """Within the block, memory freed by the process stays in its heap (see the module's
-    docstring); on leaving it, free heap memory is returned to the system."""
+    docstring); when the last block of the process leaves, free heap memory is returned
+    to the system. Re-entrant and thread-safe."""
+    global _holders
     libc = _glibc()
     if libc is None:
         yield
         return
-    libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_CEILING)
-    libc.mallopt(_M_MMAP_MAX, 0)
-    libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_RETAINED)
+    with _lock:
+        if _holders == 0:
+            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_CEILING)
+            libc.mallopt(_M_MMAP_MAX, 0)
+            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_RETAINED)
+        _holders += 1
     try:
         yield
     finally:
-        libc.mallopt(_M_MMAP_MAX, _MMAP_MAX_DEFAULT)
-        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_CEILING)
-        libc.malloc_trim(0)
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                libc.mallopt(_M_MMAP_MAX, _MMAP_MAX_DEFAULT)
+                libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_CEILING)
+                libc.malloc_trim(0)

@@ -27,7 +27,8 @@ from ._modules import (
     MLPDecoder,
     MLPEncoder,
 )
-from ._net import AutoencoderNet
+from ._net import AutoencoderNet, TrainingInterrupted
+from ._threads import limited_threads, threads_for, training_step_flops
 from ._validation import check_image_shape, resolve_device
 from .metrics import latent_rank, latent_singular_values
 
@@ -240,12 +241,30 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return self._fit(X, resume=hasattr(self, "net_"), epochs=1)
 
     def _fit(self, X, resume, epochs):
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=not resume)
+        # A fit that does not end (an error, or Ctrl-C at any point: training or the
+        # work after it) leaves the estimator exactly as it was before the call.
+        state = dict(self.__dict__)
+        try:
+            return self._fit_or_raise(X, resume, epochs)
+        except BaseException as error:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            if isinstance(error, TrainingInterrupted):
+                raise KeyboardInterrupt(
+                    f"fit was interrupted at epoch {error.args[0]}; the estimator is left as "
+                    "it was before the call."
+                ) from None
+            raise
+
+    def _fit_or_raise(self, X, resume, epochs):
+        # One row is no data set to learn a latent space from (nor a density).
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=not resume, ensure_min_samples=2)
         image_shape = self._check_image_shape()
         self._check_output_range(X)
         if resume:
-            net = self.net_
-            self._check_resumable()
+            # Trained as a copy, kept only when the fit ends.
+            net = copy.deepcopy(self.net_)
+            self._check_resumable(net)
             seed = self._seed
             inputs = self._training_tensor(X, image_shape, net.device)
         else:
@@ -253,20 +272,34 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             inputs = self._training_tensor(X, image_shape, device)
             net = self._new_net(image_shape, device, seed)
+            self._check_module_shapes(net, inputs)
             self._seed = seed
             self._architecture = self._architecture_params()
-        net.partial_fit(TensorDataset(inputs), epochs=epochs)
-        self.net_ = net
-        self.n_iter_ = len(net.history)
-        self._fit_dtype = X.dtype
+            self._n_threads = self._threads_for(net, inputs)
+        with limited_threads(self._n_threads):
+            net.partial_fit(TensorDataset(inputs), epochs=epochs)
+            self.net_ = net
+            self.n_iter_ = len(net.history)
+            self._fit_dtype = X.dtype
 
-        latents = self._encode(X.astype(np.float32, copy=False))
-        self.latent_singular_values_ = latent_singular_values(latents)
-        self.latent_rank_ = latent_rank(self.latent_singular_values_)
-        self.rank_ = net.module_.bottleneck.rank
-        self._warn_if_output_ignores_input(X, latents)
-        self._fit_latent_model(latents, seed)
+            latents = self._encode(X.astype(np.float32, copy=False))
+            self.latent_singular_values_ = latent_singular_values(latents)
+            self.latent_rank_ = latent_rank(self.latent_singular_values_)
+            self.rank_ = net.module_.bottleneck.rank
+            self._warn_if_output_ignores_input(X, latents)
+            self._fit_latent_model(latents, seed)
         return self
+
+    def _threads_for(self, net, inputs):
+        """Intra-op threads for this net on the CPU: 1 when its training step is small
+        (:mod:`sklearn_lorae._threads`), else None (torch's setting)."""
+        if torch.device(net.device).type != "cpu":
+            return None
+        try:
+            flops = training_step_flops(net.module_, inputs[: self.batch_size])
+        except Exception:  # noqa: BLE001 - a module the flop counter cannot run keeps torch's setting
+            return None
+        return threads_for(flops)
 
     @staticmethod
     def _training_tensor(X, image_shape, device):
@@ -283,7 +316,6 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         # nor move this fit's stream, and the caller's state is restored.
         with _seeded_torch(seed, device):
             module = self._build_module(image_shape)
-        module.bottleneck.generator = generator
         net = AutoencoderNet(
             module=module,
             criterion=nn.MSELoss,
@@ -298,6 +330,32 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             callbacks=self._net_callbacks(),
         )
         return net.initialize()
+
+    def _check_module_shapes(self, net, inputs):
+        """A clear error, before training, when a custom encoder's output is not
+        ``(n, latent_dim)`` or a custom decoder's is not the input's shape."""
+        module = net.module_
+        training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                rows = inputs[:2]
+                h = module.encoder(rows)
+                if h.dim() != 2 or h.shape[1] != self.latent_dim:
+                    raise ValueError(
+                        f"The encoder returns codes of shape {tuple(h.shape)} for {len(rows)} "
+                        f"rows, but latent_dim={self.latent_dim}: it must return "
+                        f"({len(rows)}, {self.latent_dim}). Set latent_dim to its output width."
+                    )
+                out = module.decoder(module.bottleneck(h))
+                if out.shape != rows.shape:
+                    raise ValueError(
+                        f"The decoder returns shape {tuple(out.shape)} for {len(rows)} codes, "
+                        f"but the encoder's input has shape {tuple(rows.shape)}: it must "
+                        "return the input's shape."
+                    )
+        finally:
+            module.train(training)
 
     def _net_callbacks(self):
         callbacks = [("progress_bar", ProgressBar())] if self.verbose else []
@@ -318,9 +376,9 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         )  # fmt: skip
         return {name: getattr(self, name) for name in names}
 
-    def _check_resumable(self):
-        """Continue with the current alpha, lr and batch_size; refuse a change of the
-        module's shape."""
+    def _check_resumable(self, net):
+        """Continue ``net`` with the current alpha, lr and batch_size; refuse a change
+        of the module's shape."""
         changed = [
             name
             for name, value in self._architecture_params().items()
@@ -332,7 +390,6 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"{', '.join(changed)} changed since it was built. Set warm_start=False "
                 "to train a new net."
             )
-        net = self.net_
         bottleneck = net.module_.bottleneck
         if hasattr(bottleneck, "alpha"):
             bottleneck.alpha = self.alpha
@@ -508,7 +565,7 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         out = np.empty((X.shape[0], n_out), dtype=X.dtype)
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
         device = self.net_.device
-        with torch.inference_mode():
+        with torch.inference_mode(), limited_threads(getattr(self, "_n_threads", None)):
             batch_size = _rows_per_batch(function, module, X[:1], dtype, device) if len(X) else 1
             for start in range(0, X.shape[0], batch_size):
                 stop = start + batch_size

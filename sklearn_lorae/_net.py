@@ -9,7 +9,9 @@ changes five small things:
 - ``train_step_single``: a loss that is not finite stops the fit at once;
 - ``initialize_module``: convolution weights in channels-last memory format;
 - ``fit_loop``: on the CPU, the process keeps the memory that training steps free
-  (:func:`~sklearn_lorae._allocator.retained_heap`) instead of page-faulting it back.
+  (:func:`~sklearn_lorae._allocator.retained_heap`) instead of page-faulting it back;
+  the bottleneck draws its noise from the net's generator; a KeyboardInterrupt
+  propagates (skorch would end the fit quietly on a partly trained net).
 """
 
 import contextlib
@@ -58,6 +60,11 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+class TrainingInterrupted(Exception):
+    """A KeyboardInterrupt during training, carried past skorch, which would swallow it;
+    ``args[0]`` is the epoch it came in (1-based)."""
+
+
 class BottleneckHooks(Callback):
     """Calls the bottleneck's training hooks: ``on_epoch_end(net)`` after every epoch
     and ``on_train_end(net, X)`` when training ends, X being the training inputs."""
@@ -96,9 +103,17 @@ class AutoencoderNet(NeuralNet):
         return self
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # One generator for the batches' order and the bottleneck's noise, owned by the
+        # net (a copy or a pickle of the net would otherwise split it in two).
+        self.module_.bottleneck.generator = getattr(self, "iterator_train__generator", None)
         on_cpu = torch.device(self.device).type == "cpu"
-        with retained_heap() if on_cpu else contextlib.nullcontext():
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        try:
+            with retained_heap() if on_cpu else contextlib.nullcontext():
+                return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as interrupt:
+            # skorch's partial_fit swallows KeyboardInterrupt and ends the fit as if it
+            # had finished; the estimators let it through instead (see their fit).
+            raise TrainingInterrupted(len(self.history)) from interrupt
 
     def get_default_callbacks(self):
         # Epoch means of the two parts of the loss next to skorch's train_loss, and the
