@@ -377,8 +377,8 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return {name: getattr(self, name) for name in names}
 
     def _check_resumable(self, net):
-        """Continue ``net`` with the current alpha, lr and batch_size; refuse a change
-        of the module's shape."""
+        """Continue ``net`` with the current alpha, lr, batch_size, verbose and callbacks
+        (fresh copies); refuse a change of the module's shape."""
         changed = [
             name
             for name, value in self._architecture_params().items()
@@ -394,6 +394,9 @@ class BaseLowRankAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         if hasattr(bottleneck, "alpha"):
             bottleneck.alpha = self.alpha
         net.set_params(batch_size=self.batch_size, verbose=self.verbose)
+        # Not through set_params, which initialises the callbacks before it sets them.
+        net.callbacks = self._net_callbacks()
+        net.initialize_callbacks()
         net.lr = self.lr
         for group in net.optimizer_.param_groups:
             group["lr"] = self.lr

@@ -78,15 +78,16 @@ def _apply_limits():
     """Set torch's and BLAS's thread counts for the blocks now inside (under ``_lock``)."""
     global _caller_threads, _blas_limits
     if not _requests:
-        torch.set_num_threads(_caller_threads)
+        # BLAS first: restoring a BLAS that shares torch's OpenMP runtime resets it too.
         _blas_limits.restore_original_limits()
+        torch.set_num_threads(_caller_threads)
         _caller_threads = _blas_limits = None
         return
     if _caller_threads is None:
         _caller_threads = torch.get_num_threads()
     limit = min(min(_requests), _caller_threads)
-    torch.set_num_threads(limit)
     if _blas_limits is None:
         _blas_limits = threadpool_limits(limits=limit, user_api="blas")
     else:
         threadpool_limits(limits=limit, user_api="blas")
+    torch.set_num_threads(limit)
