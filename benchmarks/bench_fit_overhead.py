@@ -56,15 +56,17 @@ IMAGE_SHAPE = (1, 28, 28)
 def plain_setup(estimator, X, fused=None, channels_last=False):
     """What a user would write by hand: the estimator's own module (default memory
     format) and Adam with its defaults, seeded as the estimator seeds itself (same initial
-    weights, same batches). Returns the module, the optimizer and the images as a tensor.
+    weights, same batches: the batches' order comes from a generator of its own, seeded
+    alike). Returns the module, the optimizer, the images as a tensor and that generator.
     ``fused`` and ``channels_last`` add the estimator's changes, to see what each gives."""
-    torch.manual_seed(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
+    seed = check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max)
+    torch.manual_seed(seed)
     estimator.n_features_in_ = X.shape[1]  # _build_module reads it
     module = estimator._build_module(IMAGE_SHAPE)
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(module.parameters(), lr=estimator.lr, fused=fused)
-    return module, optimizer, torch.from_numpy(X).view(-1, *IMAGE_SHAPE)
+    return module, optimizer, torch.from_numpy(X).view(-1, *IMAGE_SHAPE), torch.Generator().manual_seed(seed)
 
 
 def plain_step(module, optimizer, batch):
@@ -83,10 +85,10 @@ def plain_step(module, optimizer, batch):
 def plain_loop(estimator, X, fused=None, channels_last=False):
     """Trains as :func:`plain_setup` sets up, in a bare loop. Returns the seconds, the
     last epoch's mean loss and the latent rank of the training codes."""
-    module, optimizer, inputs = plain_setup(estimator, X, fused=fused, channels_last=channels_last)
+    module, optimizer, inputs, generator = plain_setup(estimator, X, fused=fused, channels_last=channels_last)
     start = time.perf_counter()
     for _ in range(estimator.max_epochs):
-        order = torch.randperm(len(inputs))
+        order = torch.randperm(len(inputs), generator=generator)
         epoch_loss = 0.0
         for first in range(0, len(inputs), estimator.batch_size):
             batch = inputs[order[first : first + estimator.batch_size]]

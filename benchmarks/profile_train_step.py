@@ -78,8 +78,8 @@ def profile(variant, X, batch_size, threads, n_warmup, n_steps):
     torch.set_num_threads(threads)
     fused, channels_last, keep_heap = PLAIN_VARIANTS[variant]
     estimator = LoRAETransformer(image_shape=IMAGE_SHAPE, latent_dim=128, batch_size=batch_size, random_state=0)
-    module, optimizer, inputs = plain_setup(estimator, X, fused=fused, channels_last=channels_last)
-    order = torch.randperm(len(inputs))
+    module, optimizer, inputs, generator = plain_setup(estimator, X, fused=fused, channels_last=channels_last)
+    order = torch.randperm(len(inputs), generator=generator)
     batches = [inputs[order[start : start + batch_size]] for start in range(0, len(inputs), batch_size)]
     batches = [batches[i % len(batches)] for i in range(n_warmup + 2 * n_steps)]
     with retained_heap() if keep_heap else contextlib.nullcontext():

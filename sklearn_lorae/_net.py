@@ -76,6 +76,9 @@ class BottleneckHooks(Callback):
         net.module_.bottleneck.on_train_end(net, X.tensors[0])
 
 
+_SAME_AS_MODULE_ = "<the trained module_>"
+
+
 class AutoencoderNet(NeuralNet):
     """A skorch ``NeuralNet`` for :class:`~sklearn_lorae._modules.Autoencoder` modules.
 
@@ -94,6 +97,21 @@ class AutoencoderNet(NeuralNet):
         # The module pickled with the net is this package's own class, not plain weights.
         kwargs.setdefault("torch_load_kwargs", {"weights_only": False})
         super().__init__(*args, **kwargs)
+
+    def __getstate__(self):
+        # The ``module`` parameter is the trained module itself (the estimators pass an
+        # instance). Pickled with the rest of the state it would bypass skorch's
+        # device-aware loading of ``module_`` (a net trained on CUDA would not load on a
+        # CPU-only machine) and be stored twice: it is restored from ``module_`` instead.
+        state = super().__getstate__()
+        if self.__dict__.get("module") is self.__dict__.get("module_"):
+            state["module"] = _SAME_AS_MODULE_
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if isinstance(self.__dict__.get("module"), str) and self.module == _SAME_AS_MODULE_:
+            self.module = self.module_
 
     def initialize_module(self):
         super().initialize_module()

@@ -1,0 +1,299 @@
+"""Model files that load without running code: :func:`save_model` and :func:`load_model`.
+
+A pickled estimator runs whatever code its file asks for when it is loaded, so a model
+file from someone else is a risk. This format holds only data: one file written by
+``torch.save`` of a dictionary of strings, numbers, lists and tensors, read back with
+``torch.load(weights_only=True)``, which refuses anything else. It holds
+
+- ``format``, ``format_version``, ``estimator`` (the class name) and ``sha256``;
+- ``params``: the estimator's parameters, JSON-like;
+- ``fitted``: the fitted attributes that transform / inverse_transform / sample / score
+  need, the latent density's parameters included;
+- ``module``, ``optimizer``, ``generator``: the net's weights, Adam's state and the
+  fit's random stream (so that ``warm_start`` continues a loaded model as it would
+  have continued the saved one); ``history``: the epochs' records.
+
+``sha256`` is the digest of everything else, checked when loading: a file altered or cut
+short raises a ValueError instead of loading wrong weights. It guards against
+corruption, not against a forger, who could recompute it; the guarantee against code
+execution is the loader itself.
+
+What cannot be saved this way: a custom ``encoder`` / ``decoder`` is saved as its weights
+only, and :func:`load_model` needs a module of the same structure (``encoder=``,
+``decoder=``) to put them in; a ``sampler`` given as an estimator and ``callbacks``
+are code, not data, and are refused (callbacks: dropped, with a warning). Pickle keeps
+working for those.
+"""
+
+import hashlib
+import io
+import json
+import warnings
+
+import numpy as np
+import torch
+from skorch.history import History
+from sklearn.mixture import GaussianMixture
+from sklearn.utils.validation import check_is_fitted
+
+from ._bottlenecks import standard_normal
+
+FORMAT = "sklearn_lorae"
+FORMAT_VERSION = 1
+
+_MIXTURE_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+
+
+def save_model(estimator, path):
+    """Save a fitted estimator to ``path`` in a format that loads without running code.
+
+    Parameters
+    ----------
+    estimator : LoRAETransformer or LoRAEGenerator
+        A fitted estimator.
+    path : str or path-like
+        The file to write.
+
+    See Also
+    --------
+    load_model : read it back.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_lorae import LoRAETransformer, load_model, save_model
+    >>> X = load_digits().data / 16
+    >>> lorae = LoRAETransformer(latent_dim=8, max_epochs=2, random_state=0).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "lorae.pt")
+    >>> save_model(lorae, path)
+    >>> bool((load_model(path).transform(X) == lorae.transform(X)).all())
+    True
+    """
+    check_is_fitted(estimator)
+    net = estimator.net_
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "estimator": type(estimator).__name__,
+        "params": _params(estimator),
+        "fitted": _fitted(estimator),
+        "module": {name: value.detach().cpu() for name, value in net.module_.state_dict().items()},
+        "optimizer": _to_cpu(net.optimizer_.state_dict()),
+        "generator": net.iterator_train__generator.get_state(),
+        "history": json.dumps(
+            [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history], default=_history_value
+        ),
+    }
+    payload["sha256"] = _digest(payload)
+    torch.save(payload, path)
+
+
+def load_model(path, *, encoder=None, decoder=None, device=None):
+    """Load an estimator written by :func:`save_model`, without unpickling code.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    encoder, decoder : torch.nn.Module, default=None
+        Required when the saved estimator had a custom ``encoder`` / ``decoder``: a
+        module of the same structure, into which the saved weights are loaded.
+    device : str, default=None
+        Where the net goes; None: the saved estimator's device when it is available here,
+        else the CPU (with a warning), as skorch does for pickles.
+
+    Returns
+    -------
+    estimator : LoRAETransformer or LoRAEGenerator
+        Fitted; its transform, inverse_transform, sample and score give what the saved
+        estimator's did.
+    """
+    from . import LoRAEGenerator, LoRAETransformer
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many types for broken files
+        raise ValueError(f"{path} is not a readable sklearn_lorae model file: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an sklearn_lorae model file.")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written in format version {version}, newer than this sklearn_lorae "
+            f"reads ({FORMAT_VERSION}): upgrade sklearn_lorae."
+        )
+    if payload.get("sha256") != _digest({k: v for k, v in payload.items() if k != "sha256"}):
+        raise ValueError(f"{path} does not match its checksum: the file was altered or damaged.")
+    classes = {cls.__name__: cls for cls in (LoRAETransformer, LoRAEGenerator)}
+    params = dict(payload["params"])
+    for name, module in (("encoder", encoder), ("decoder", decoder)):
+        if params[name] == "custom" and module is None:
+            raise ValueError(
+                f"The saved estimator has a custom {name}: pass a module of the same "
+                f"structure as load_model(..., {name}=...) to receive its weights."
+            )
+        params[name] = module if params[name] == "custom" else None
+    estimator = classes[payload["estimator"]](**params)
+    _restore(estimator, payload, _load_device(params["device"], device))
+    return estimator
+
+
+# ------------------------------------------------------------------ saving
+def _params(estimator):
+    params = estimator.get_params(deep=False)
+    for name in ("encoder", "decoder"):
+        params[name] = None if params[name] is None else "custom"
+    if params.pop("callbacks", None):
+        warnings.warn(
+            "save_model does not save callbacks (they are code); the loaded estimator has "
+            "callbacks=None.",
+            UserWarning,
+            stacklevel=3,
+        )
+    params["callbacks"] = None
+    if "sampler" in params and not isinstance(params["sampler"], str):
+        raise ValueError(
+            "save_model saves the string samplers ('gmm', 'gaussian', 'prior'); a sampler "
+            "given as an estimator is code: pickle the estimator instead."
+        )
+    return {name: _plain(name, value) for name, value in params.items()}
+
+
+def _plain(name, value):
+    """``value`` as the plain Python data that ``weights_only`` loading accepts,
+    tuples and lists kept as they were given."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(name, item) for item in value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise ValueError(f"save_model cannot save {name}={value!r}: only plain values (a random_state as an int or None).")
+
+
+def _history_value(value):
+    return value.item() if isinstance(value, (np.generic, torch.Tensor)) else str(value)
+
+
+def _fitted(estimator):
+    fitted = {
+        "n_features_in_": int(estimator.n_features_in_),
+        "n_iter_": int(estimator.n_iter_),
+        "latent_rank_": int(estimator.latent_rank_),
+        "rank_": None if estimator.rank_ is None else int(estimator.rank_),
+        "latent_singular_values_": torch.from_numpy(np.asarray(estimator.latent_singular_values_)),
+        "fit_dtype": np.dtype(estimator._fit_dtype).name,
+        "seed": int(estimator._seed),
+        "n_threads": estimator._n_threads,
+    }
+    if hasattr(estimator, "feature_names_in_"):
+        fitted["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
+    density = getattr(estimator, "density_", None)
+    if density is not None:
+        fitted["density"] = {
+            "n_components": int(density.n_components),
+            "converged_": bool(density.converged_),
+            "n_iter_": int(density.n_iter_),
+            "lower_bound_": float(density.lower_bound_),
+            **{name: torch.from_numpy(np.asarray(getattr(density, name))) for name in _MIXTURE_ARRAYS},
+        }
+    return fitted
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
+
+
+def _digest(payload):
+    """SHA-256 of the payload, tensors by their bytes, in a fixed order."""
+    digest = hashlib.sha256()
+
+    def feed(value):
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            digest.update(f"tensor{tuple(tensor.shape)}{tensor.dtype}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            digest.update(b"{")
+            for key in sorted(value, key=str):
+                digest.update(repr(key).encode())
+                feed(value[key])
+            digest.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            digest.update(b"[")
+            for item in value:
+                feed(item)
+            digest.update(b"]")
+        else:
+            digest.update(repr(value).encode())
+
+    feed(payload)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------- loading
+def _load_device(saved, requested):
+    from ._validation import resolve_device
+
+    if requested is not None:
+        return resolve_device(requested)
+    try:
+        return resolve_device(saved)
+    except ValueError:
+        warnings.warn(
+            f"The model was saved with device={saved!r}, which is not available here; "
+            "it is loaded on the CPU.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return "cpu"
+
+
+def _restore(estimator, payload, device):
+    fitted = payload["fitted"]
+    estimator.n_features_in_ = fitted["n_features_in_"]
+    if "feature_names_in_" in fitted:
+        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+    image_shape = estimator._check_image_shape()
+    net = estimator._new_net(image_shape, device, fitted["seed"])
+    bottleneck = net.module_.bottleneck
+    if "bottleneck.basis" in payload["module"]:  # the truncated SVD's basis, None until fitted
+        bottleneck.basis = torch.empty_like(payload["module"]["bottleneck.basis"], device=device)
+    if fitted["rank_"] is not None:
+        bottleneck.rank = fitted["rank_"]
+    net.module_.load_state_dict(payload["module"])
+    net.optimizer_.load_state_dict(payload["optimizer"])
+    net.iterator_train__generator.set_state(payload["generator"])
+    net.history = History(json.loads(payload["history"]))
+    estimator.net_ = net
+    estimator.n_iter_ = fitted["n_iter_"]
+    estimator.latent_rank_ = fitted["latent_rank_"]
+    estimator.rank_ = fitted["rank_"]
+    estimator.latent_singular_values_ = fitted["latent_singular_values_"].numpy()
+    estimator._fit_dtype = np.dtype(fitted["fit_dtype"])
+    estimator._seed = fitted["seed"]
+    estimator._n_threads = fitted["n_threads"]
+    estimator._architecture = estimator._architecture_params()
+    if "density" in fitted:
+        estimator.density_ = _mixture(fitted["density"], estimator)
+
+
+def _mixture(saved, estimator):
+    if estimator.sampler == "prior":
+        return standard_normal(estimator.latent_dim)
+    mixture = GaussianMixture(saved["n_components"], covariance_type="full")
+    for name in _MIXTURE_ARRAYS:
+        setattr(mixture, name, saved[name].numpy())
+    mixture.converged_, mixture.n_iter_ = saved["converged_"], saved["n_iter_"]
+    mixture.lower_bound_ = saved["lower_bound_"]
+    mixture.n_features_in_ = mixture.means_.shape[1]
+    return mixture

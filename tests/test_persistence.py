@@ -1,0 +1,169 @@
+"""save_model / load_model: model files that load without running code; pickle too."""
+
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sklearn_lorae import LoRAEGenerator, LoRAETransformer, load_model, save_model
+from sklearn_lorae import _persistence
+
+FAST = dict(latent_dim=4, hidden_layer_sizes=(16,), max_epochs=3, random_state=0)
+
+
+def _same_outputs(original, loaded, X):
+    np.testing.assert_array_equal(original.transform(X), loaded.transform(X))
+    Z = original.transform(X)
+    np.testing.assert_array_equal(original.inverse_transform(Z), loaded.inverse_transform(Z))
+    assert original.score(X) == loaded.score(X)
+    if hasattr(original, "sample"):
+        np.testing.assert_array_equal(original.sample(7, random_state=1), loaded.sample(7, random_state=1))
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        LoRAETransformer(**FAST),
+        LoRAEGenerator(n_components=2, **FAST),
+        LoRAEGenerator(regularizer="truncated", rank=2, sampler="gaussian", **FAST),
+        LoRAEGenerator(regularizer="variational", sampler="prior", **FAST),
+        LoRAETransformer(regularizer="implicit", n_linear=2, **FAST),
+    ],
+    ids=["transformer", "generator", "rrae", "vae prior", "irmae"],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_gives_bit_identical_outputs(estimator, dtype, digits, tmp_path):
+    X = digits[0][:200].astype(dtype)
+    estimator.fit(X)
+    save_model(estimator, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    assert type(loaded) is type(estimator) and loaded.get_params() == estimator.get_params()
+    assert loaded.n_iter_ == estimator.n_iter_ and loaded.latent_rank_ == estimator.latent_rank_
+    _same_outputs(estimator, loaded, X)
+
+
+def test_a_loaded_model_continues_training_as_the_saved_one_would(digits, tmp_path):
+    X = digits[0][:200]
+    estimator = LoRAETransformer(**FAST, warm_start=True).fit(X)
+    save_model(estimator, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    np.testing.assert_array_equal(estimator.fit(X).transform(X), loaded.fit(X).transform(X))
+
+
+def test_custom_modules_need_their_skeletons_at_load_time(digits, tmp_path):
+    X = digits[0][:100]
+    estimator = LoRAETransformer(encoder=nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4)), **FAST)
+    estimator.fit(X)
+    save_model(estimator, tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="custom encoder"):
+        load_model(tmp_path / "model.pt")
+    skeleton = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4))
+    loaded = load_model(tmp_path / "model.pt", encoder=skeleton)
+    np.testing.assert_array_equal(estimator.transform(X), loaded.transform(X))
+
+
+def test_what_is_code_is_not_saved(digits, tmp_path):
+    from sklearn.neighbors import KernelDensity
+    from skorch.callbacks import EpochTimer
+
+    X = digits[0][:100]
+    with pytest.raises(ValueError, match="pickle"):
+        save_model(LoRAEGenerator(sampler=KernelDensity(), **FAST).fit(X), tmp_path / "a.pt")
+    with pytest.warns(UserWarning, match="callbacks"):
+        save_model(LoRAETransformer(callbacks=[EpochTimer()], **FAST).fit(X), tmp_path / "b.pt")
+    assert load_model(tmp_path / "b.pt").callbacks is None
+
+
+@pytest.fixture
+def saved(digits, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(LoRAEGenerator(n_components=2, **FAST).fit(digits[0][:100]), path)
+    return path
+
+
+def test_a_truncated_file_is_refused(saved):
+    data = saved.read_bytes()
+    saved.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a readable sklearn_lorae model file"):
+        load_model(saved)
+
+
+def test_altered_weights_are_refused(saved):
+    payload = torch.load(saved, weights_only=True)
+    payload["module"]["encoder.0.weight"][0, 0] += 1.0
+    torch.save(payload, saved)
+    with pytest.raises(ValueError, match="checksum"):
+        load_model(saved)
+
+
+def test_a_newer_format_is_refused(saved):
+    payload = torch.load(saved, weights_only=True)
+    payload["format_version"] = _persistence.FORMAT_VERSION + 1
+    torch.save(payload, saved)
+    with pytest.raises(ValueError, match="newer"):
+        load_model(saved)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('ran').write_text('!')",))
+
+
+def test_a_file_that_would_run_code_is_refused_without_running_it(saved, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    payload = torch.load(saved, weights_only=True)
+    payload["fitted"]["n_iter_"] = _RunsCode()
+    torch.save(payload, saved)
+    with pytest.raises(ValueError, match="not a readable"):
+        load_model(saved)
+    assert not (tmp_path / "ran").exists()
+
+
+def _as_if_on_cuda(monkeypatch):
+    """Make torch.save tag the storages of a model's tensors as CUDA's, as when it was
+    trained there; the fit's random generator stays on the CPU on any device (its state
+    is the one storage of its size)."""
+    original = torch.serialization.location_tag
+    generator_bytes = torch.Generator().get_state().nbytes
+
+    def location_tag(storage):
+        return original(storage) if storage.nbytes() == generator_bytes else "cuda:0"
+
+    monkeypatch.setattr(torch.serialization, "location_tag", location_tag)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a machine without CUDA")
+def test_a_model_saved_on_cuda_loads_on_the_cpu(digits, tmp_path, monkeypatch):
+    X = digits[0][:100]
+    estimator = LoRAEGenerator(n_components=2, **FAST).fit(X)
+    path = tmp_path / "model.pt"
+    with monkeypatch.context() as patch:
+        _as_if_on_cuda(patch)
+        estimator.device = "cuda"
+        save_model(estimator, path)
+    with zipfile.ZipFile(path) as archive:  # the simulation took: the tensors say CUDA
+        pickled = next(archive.read(name) for name in archive.namelist() if name.endswith("data.pkl"))
+    assert b"cuda:0" in pickled
+    with pytest.warns(UserWarning, match="loaded on the CPU"):
+        loaded = load_model(path)
+    assert loaded.net_.device == "cpu"
+    estimator.device = "auto"
+    _same_outputs(estimator, loaded, X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a machine without CUDA")
+def test_a_pickled_model_from_cuda_loads_on_the_cpu(digits, monkeypatch):
+    X = digits[0][:100]
+    estimator = LoRAEGenerator(n_components=2, **FAST).fit(X)
+    expected = estimator.transform(X)
+    with monkeypatch.context() as patch:
+        _as_if_on_cuda(patch)
+        estimator.net_.device = "cuda"
+        data = pickle.dumps(estimator)
+    with pytest.warns(Warning, match="CUDA"):
+        loaded = pickle.loads(data)
+    assert str(loaded.net_.device) == "cpu"
+    np.testing.assert_array_equal(loaded.transform(X), expected)
