@@ -30,9 +30,7 @@ def load_fashion_mnist(folder=FASHION_MNIST, scaled=True):
     """Fashion-MNIST from Debian's dataset-fashion-mnist package, like :func:`load_mnist`."""
     folder = Path(folder)
     if not folder.exists():
-        raise FileNotFoundError(
-            f"{folder} is missing: run 'apt-get install dataset-fashion-mnist' first."
-        )
+        raise FileNotFoundError(f"{folder} is missing: run 'apt-get install dataset-fashion-mnist' first.")
 
     def read(name, offset):
         with gzip.open(folder / name, "rb") as f:

@@ -7,7 +7,6 @@ share them through ``--cache-dir``.
 
 import json
 import time
-
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +48,7 @@ def cached_inception_features(name, images, cache_dir, timings, chunk=1000):
         wall += chunk_times["wall_s"]
         cpu += chunk_times["cpu_s"]
         print(
-            f"{name}: {start + len(rows)}/{len(images)} images, {wall:.0f} s wall, "
-            f"{cpu:.0f} s CPU so far",
+            f"{name}: {start + len(rows)}/{len(images)} images, {wall:.0f} s wall, {cpu:.0f} s CPU so far",
             flush=True,
         )
     timings[name] = {"images": len(images), "wall_s": wall, "cpu_s": cpu}

@@ -251,7 +251,9 @@ def main():
         for repeat in range(args.repeats):
             for variant in VARIANTS:
                 with ProcessPoolExecutor(1, mp_context=spawn) as fresh_process:
-                    run = fresh_process.submit(timed_run, variant, X, batch_size, repeat, settings, args.threads).result()
+                    run = fresh_process.submit(
+                        timed_run, variant, X, batch_size, repeat, settings, args.threads
+                    ).result()
                 losses[variant], ranks[variant] = run["loss"], run["rank"]
                 if variant in PLAIN_VARIANTS:
                     times[variant].append(run["training"])
@@ -267,7 +269,8 @@ def main():
             "latent_rank": ranks,
             "ratio_lorae_training_over_plain": median["lorae_training"] / median["plain"],
             "ratio_plain_fused_adam_over_plain": median["plain_fused_adam"] / median["plain"],
-            "ratio_plain_fused_adam_channels_last_over_plain": median["plain_fused_adam_channels_last"] / median["plain"],
+            "ratio_plain_fused_adam_channels_last_over_plain": median["plain_fused_adam_channels_last"]
+            / median["plain"],
             "ratio_plain_fused_adam_channels_last_retained_heap_over_plain": (
                 median["plain_fused_adam_channels_last_retained_heap"] / median["plain"]
             ),

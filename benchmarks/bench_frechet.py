@@ -119,12 +119,8 @@ def run_speed(args):
             stats_b = feature_statistics(features_b)
 
             ours, ours_time = best_time(frechet_distance, features_a, features_b, repeats=repeats)
-            reference, reference_time = best_time(
-                sqrtm_frechet, features_a, features_b, repeats=repeats
-            )
-            ours_stats, ours_stats_time = best_time(
-                frechet_distance_from_stats, *stats_a, *stats_b, repeats=repeats
-            )
+            reference, reference_time = best_time(sqrtm_frechet, features_a, features_b, repeats=repeats)
+            ours_stats, ours_stats_time = best_time(frechet_distance_from_stats, *stats_a, *stats_b, repeats=repeats)
             reference_stats, reference_stats_time = best_time(
                 sqrtm_frechet_from_stats, *stats_a, *stats_b, repeats=repeats
             )
@@ -139,8 +135,7 @@ def run_speed(args):
                 "speedup_from_features": reference_time / ours_time,
                 "from_stats_s": {"ours": ours_stats_time, "sqrtm": reference_stats_time},
                 "speedup_from_stats": reference_stats_time / ours_stats_time,
-                "relative_difference_from_stats": abs(ours_stats - reference_stats)
-                / abs(reference_stats),
+                "relative_difference_from_stats": abs(ours_stats - reference_stats) / abs(reference_stats),
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -149,8 +144,10 @@ def run_speed(args):
         {"rows": rows, "threads": args.threads, "torch_threads": torch.get_num_threads()},
     )
     print()
-    print("| d | FD | sqrtm formula | rel. diff | from features: ours / sqrtm (ratio) "
-          "| from stats: ours / sqrtm (ratio) |")
+    print(
+        "| d | FD | sqrtm formula | rel. diff | from features: ours / sqrtm (ratio) "
+        "| from stats: ours / sqrtm (ratio) |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
         f, s = r["from_features_s"], r["from_stats_s"]
@@ -178,18 +175,14 @@ def run_inception(args):
     results["fid_mnist_test_vs_train_wall_s"] = (
         timings["mnist_test"]["wall_s"] + timings["mnist_train_first"]["wall_s"] + distance_s
     )
-    results["fid_mnist_test_vs_train_cpu_s"] = (
-        timings["mnist_test"]["cpu_s"] + timings["mnist_train_first"]["cpu_s"]
-    )
+    results["fid_mnist_test_vs_train_cpu_s"] = timings["mnist_test"]["cpu_s"] + timings["mnist_train_first"]["cpu_s"]
     results["frechet_distance_s"] = distance_s
     half = len(test) // 2
     # MNIST's test set is ordered: its first 5,000 digits are the cleaner, easier ones
     # (LeCun et al.), so its two halves differ. A random split compares like with like.
     results["fid_mnist_test_first_vs_second_half"] = frechet_distance(test[:half], test[half:])
     order = np.random.default_rng(0).permutation(len(test))
-    results["fid_mnist_test_random_halves"] = frechet_distance(
-        test[order[:half]], test[order[half:]]
-    )
+    results["fid_mnist_test_random_halves"] = frechet_distance(test[order[:half]], test[order[half:]])
     write_results("frechet_inception.json", {**results, "feature_extraction": timings})
     print(json.dumps(results), flush=True)
 
@@ -243,13 +236,17 @@ def run_inception_speed(args):
             features[name] = run[1]
             print(name, round(seconds[name][-1], 2), flush=True)
     # The public function computes what the "package" variant timed.
-    np.testing.assert_array_equal(extract_features(images[:8], image_shape=(1, 28, 28), device="cpu"), features["package"][:8])
+    np.testing.assert_array_equal(
+        extract_features(images[:8], image_shape=(1, 28, 28), device="cpu"), features["package"][:8]
+    )
     median = {name: float(np.median(times)) for name, times in seconds.items()}
     results = {
         "n_images": args.n_images,
         "batch_size": args.batch_size,
         "torch_threads": torch.get_num_threads(),
-        "variants": {name: {"package_graph": graph, "retained_heap": heap} for name, (graph, heap) in INCEPTION_VARIANTS.items()},
+        "variants": {
+            name: {"package_graph": graph, "retained_heap": heap} for name, (graph, heap) in INCEPTION_VARIANTS.items()
+        },
         "seconds": seconds,
         "images_per_second": {name: args.n_images / value for name, value in median.items()},
         "speedup_over_published": {name: median["published"] / value for name, value in median.items()},
@@ -287,28 +284,20 @@ def run_gridsearch(args):
         "data": "load_digits / 16 (1797 x 64), 3-fold CV",
         "estimator": f"LoRAEGenerator(latent_dim=16, max_epochs={args.max_epochs}, random_state=0)",
         "features": "PCA(16) fitted on the digits",
-        "fid_per_alpha": {
-            str(alpha): -score
-            for alpha, score in zip(alphas, search.cv_results_["mean_test_score"])
-        },
+        "fid_per_alpha": {str(alpha): -score for alpha, score in zip(alphas, search.cv_results_["mean_test_score"])},
         "latent_rank_per_alpha": {},
         "best_alpha": search.best_params_["alpha"],
         "wall_s": time.perf_counter() - start,
     }
     for alpha in alphas:
-        model = LoRAEGenerator(
-            latent_dim=16, max_epochs=args.max_epochs, alpha=alpha, random_state=0
-        ).fit(X)
+        model = LoRAEGenerator(latent_dim=16, max_epochs=args.max_epochs, alpha=alpha, random_state=0).fit(X)
         results["latent_rank_per_alpha"][str(alpha)] = model.latent_rank_
     write_results("frechet_gridsearch.json", results)
     print(json.dumps(results, indent=2))
 
 
 def write_results(name, payload):
-    blas = [
-        {k: info.get(k) for k in ("internal_api", "version", "num_threads")}
-        for info in threadpool_info()
-    ]
+    blas = [{k: info.get(k) for k in ("internal_api", "version", "num_threads")} for info in threadpool_info()]
     payload = {
         **payload,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -341,7 +330,9 @@ def main():
     inception = commands.add_parser("inception", help="Inception FIDs on MNIST")
     inception.add_argument("--n-images", type=int, default=10_000)
     inception.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR)
-    inception_speed = commands.add_parser("inception-speed", help="the package's CPU Inception graph vs the published one")
+    inception_speed = commands.add_parser(
+        "inception-speed", help="the package's CPU Inception graph vs the published one"
+    )
     inception_speed.add_argument("--n-images", type=int, default=512)
     inception_speed.add_argument("--batch-size", type=int, default=64)
     inception_speed.add_argument("--repeats", type=int, default=3)

@@ -103,7 +103,9 @@ def markdown(results, args, data):
         "|---" * (1 + len(data) * len(args.epochs)) + "|",
     ]
     for regularizer in args.regularizers:
-        cells = [str(len(results["non_finite_seeds"][f"{regularizer}/{name}/{e}"])) for name in data for e in args.epochs]
+        cells = [
+            str(len(results["non_finite_seeds"][f"{regularizer}/{name}/{e}"])) for name in data for e in args.epochs
+        ]
         lines.append(f"| {regularizer} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

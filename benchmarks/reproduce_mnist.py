@@ -252,7 +252,9 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--tables", nargs="+", default=["fid", "accuracy", "lambda"], choices=["fid", "accuracy", "lambda", "floor"])
+    parser.add_argument(
+        "--tables", nargs="+", default=["fid", "accuracy", "lambda"], choices=["fid", "accuracy", "lambda", "floor"]
+    )
     parser.add_argument("--accuracy-methods", nargs="+", default=["ae", "vae", "lorae"])
     parser.add_argument("--lambdas", type=float, nargs="+", default=sorted(PAPER_LAMBDA, reverse=True))
     parser.add_argument("--labels", type=int, nargs="+", default=list(LABEL_COUNTS))
@@ -262,7 +264,9 @@ def main():
     parser.add_argument("--n-reference", type=int, default=10000, help="test images for the FID reference")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="Inception features of the test images")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--checkpoint-dir", type=Path, default=None, help="train in checkpointed chunks, continued when present")
+    parser.add_argument(
+        "--checkpoint-dir", type=Path, default=None, help="train in checkpointed chunks, continued when present"
+    )
     parser.add_argument("--checkpoint-every", type=int, default=5, help="epochs per checkpointed chunk")
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
     parser.add_argument(
@@ -285,11 +289,17 @@ def main():
         "command": "python " + " ".join(sys.argv),
         "dataset": args.dataset,
         "budget": dict(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, n_train=len(X_train),
-            n_fid=args.n_fid, n_reference=min(args.n_reference, len(X_test)), seed=args.seed,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            n_train=len(X_train),
+            n_fid=args.n_fid,
+            n_reference=min(args.n_reference, len(X_test)),
+            seed=args.seed,
         ),
         "machine": f"{cpu_description()}, torch {torch.__version__}, device {args.device}, "
-        f"{torch.get_num_threads()} threads" + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+        f"{torch.get_num_threads()} threads"
+        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
         "package": package_description(),
         "rank_tol": DEFAULT_RANK_TOL,
         "fid": {},
@@ -399,7 +409,8 @@ def markdown(results):
         "",
         *(f"Command: `{command}`  " for command in results.get("commands", [results.get("command")])),
         f"Budget: {budget['epochs']} epochs, batch {budget['batch_size']}, lr {budget['lr']}, "
-        f"{budget['n_train']} training images, FID on {budget['n_fid']} samples vs {budget['n_reference']} test images, "
+        f"{budget['n_train']} training images, "
+        f"FID on {budget['n_fid']} samples vs {budget['n_reference']} test images, "
         f"seed {budget['seed']}  ",
         f"Machine: {results['machine']}; wall time {results['wall_seconds'] / 60:.1f} min  ",
         *([f"Package: {results['package']}  "] if "package" in results else []),
@@ -449,7 +460,8 @@ def markdown(results):
         ]
     if results["lambda"]:
         lines += [
-            f"## Table 7: lambda sweep (rank: singular values of the test codes' covariance above {results['rank_tol']} x the largest)",
+            "## Table 7: lambda sweep (rank: singular values of the test codes' covariance above "
+            f"{results['rank_tol']} x the largest)",
             "",
             "| lambda | rank (ours) | rank (paper) | GMM FID (ours) | GMM FID (paper) |",
             "|---|---|---|---|---|",

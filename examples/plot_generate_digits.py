@@ -27,9 +27,7 @@ X = X / 16.0
 X_train, X_test = train_test_split(X, test_size=0.25, stratify=y, random_state=0)
 
 generators = {
-    sampler: LoRAEGenerator(
-        latent_dim=32, max_epochs=50, sampler=sampler, random_state=0
-    ).fit(X_train)
+    sampler: LoRAEGenerator(latent_dim=32, max_epochs=50, sampler=sampler, random_state=0).fit(X_train)
     for sampler in ["gmm", "gaussian"]
 }
 print(f"latent rank: {generators['gmm'].latent_rank_} of 32")

@@ -84,11 +84,13 @@ test_fid = -fid_scorer(search.best_estimator_, X_test)
 print(f"FID of the refitted best model on the test set: {test_fid:.3f}")
 
 is_lorae = np.array([params["regularizer"] == "nuclear" for params in results["params"]])
-fig, (ax_fid, ax_samples) = plt.subplots(
-    1, 2, figsize=(10, 3.6), layout="constrained", width_ratios=[1, 1.2]
-)
+fig, (ax_fid, ax_samples) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", width_ratios=[1, 1.2])
 ax_fid.errorbar(
-    alphas, fids[is_lorae], yerr=results["std_test_score"][is_lorae], marker="o", capsize=3,
+    alphas,
+    fids[is_lorae],
+    yerr=results["std_test_score"][is_lorae],
+    marker="o",
+    capsize=3,
     label="LoRAE",
 )
 ax_fid.axhline(fids[~is_lorae][0], color="grey", linestyle="--", label="plain AE")

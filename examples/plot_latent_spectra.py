@@ -20,7 +20,6 @@ autoencoder), ``"implicit"`` (IRMAE, a product of linear layers) and ``"nuclear"
 # multilayer perceptron, the same epochs and seed. Each fitted estimator holds the
 # spectrum of its training codes in ``latent_singular_values_`` and counts the
 # significant ones (above 1e-3 times the largest) in ``latent_rank_``.
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -36,9 +35,7 @@ methods = {
     "LoRAE": "nuclear",
 }
 autoencoders = {
-    name: LoRAETransformer(
-        latent_dim=32, regularizer=regularizer, max_epochs=40, random_state=0
-    ).fit(X_train)
+    name: LoRAETransformer(latent_dim=32, regularizer=regularizer, max_epochs=40, random_state=0).fit(X_train)
     for name, regularizer in methods.items()
 }
 

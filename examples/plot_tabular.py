@@ -36,17 +36,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_lorae import LoRAETransformer
 
 latent_dim = 8
-lorae = LoRAETransformer(
-    latent_dim=latent_dim, hidden_layer_sizes=(64,), max_epochs=60, batch_size=64, random_state=0
-)
+lorae = LoRAETransformer(latent_dim=latent_dim, hidden_layer_sizes=(64,), max_epochs=60, batch_size=64, random_state=0)
 pipelines = {
     "all 30 features": make_pipeline(StandardScaler(), LogisticRegression()),
     f"PCA ({latent_dim})": make_pipeline(
         StandardScaler(), PCA(latent_dim, random_state=0), StandardScaler(), LogisticRegression()
     ),
-    f"LoRAE ({latent_dim})": make_pipeline(
-        StandardScaler(), lorae, StandardScaler(), LogisticRegression()
-    ),
+    f"LoRAE ({latent_dim})": make_pipeline(StandardScaler(), lorae, StandardScaler(), LogisticRegression()),
 }
 cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
 scores = {name: cross_val_score(pipeline, X, y, cv=cv) for name, pipeline in pipelines.items()}

@@ -40,8 +40,10 @@ def main(argv=None):
         "PCA": PCA(n_components=args.latent_dim, random_state=args.random_state),
     }
 
-    print(f"digits: {len(X_train)} training and {len(X_test)} test images of 8 x 8 pixels, "
-          f"latent width {args.latent_dim}\n")
+    print(
+        f"digits: {len(X_train)} training and {len(X_test)} test images of 8 x 8 pixels, "
+        f"latent width {args.latent_dim}\n"
+    )
     print(f"{'model':6} {'latent rank':>11} {'test MSE':>9} {'accuracy':>8} {'fit s':>6}")
     for name, model in models.items():
         start = time.perf_counter()

@@ -104,9 +104,7 @@ class ImplicitRankBottleneck(Bottleneck):
 
     def __init__(self, latent_dim, n_linear):
         super().__init__()
-        self.linears = nn.Sequential(
-            *(nn.Linear(latent_dim, latent_dim, bias=False) for _ in range(n_linear))
-        )
+        self.linears = nn.Sequential(*(nn.Linear(latent_dim, latent_dim, bias=False) for _ in range(n_linear)))
 
     @classmethod
     def from_estimator(cls, estimator, latent_dim):
@@ -123,9 +121,10 @@ class VariationalBottleneck(Bottleneck):
     Two linear heads turn the encoder's output h into the mean and the log-variance of a
     diagonal Gaussian posterior q(z | x). While training, the decoder sees a draw
     ``z = mean + exp(log_var / 2) * eps``, ``eps ~ N(0, I)`` (the reparameterisation
-    trick; eps comes from the fit's own generator, seeded from ``random_state``); at inference the code is the mean, so ``transform`` is
-    deterministic. The penalty is ``alpha * KL(q(z | x) || N(0, I))``, summed over the
-    latent dimensions and averaged over the batch: ``alpha`` is beta of the beta-VAE
+    trick; eps comes from the fit's own generator, seeded from ``random_state``); at
+    inference the code is the mean, so ``transform`` is deterministic. The penalty is
+    ``alpha * KL(q(z | x) || N(0, I))``, summed over the latent dimensions and averaged
+    over the batch: ``alpha`` is beta of the beta-VAE
     (Higgins et al., ICLR 2017). Since the reconstruction error is averaged over the
     ``n_features`` features, ``alpha = 2 * sigma**2 / n_features`` is the standard VAE
     (beta = 1) with a Gaussian decoder of variance ``sigma**2``.

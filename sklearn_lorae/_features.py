@@ -40,9 +40,7 @@ def make_feature_map(features, *, n_features, image_shape, pixel_range, device):
     if isinstance(features, str):
         if features != "inception":
             raise ValueError(f'features must be "inception" when a string, got {features!r}.')
-        return InceptionFeatureMap(
-            _inception_image_shape(image_shape, n_features), pixel_range, device
-        )
+        return InceptionFeatureMap(_inception_image_shape(image_shape, n_features), pixel_range, device)
     if isinstance(features, nn.Module):
         shape = None if image_shape is None else check_image_shape(image_shape, n_features)
         return TorchModuleFeatureMap(features, shape, device)
@@ -77,8 +75,7 @@ def extract_features_in_batches(feature_map, X, batch_size):
             features[start : start + batch.shape[0]] = output
     if not np.isfinite(features).all():
         raise ValueError(
-            "The feature extractor returned NaN or infinite values; a Fréchet distance "
-            "needs finite features."
+            "The feature extractor returned NaN or infinite values; a Fréchet distance needs finite features."
         )
     return features
 
@@ -290,14 +287,11 @@ def _inception_image_shape(image_shape, n_features):
         if 3 * side * side == n_features:
             return (3, side, side)
         raise ValueError(
-            f"X has {n_features} features, which are not square grey or RGB images: "
-            "pass image_shape=(C, H, W)."
+            f"X has {n_features} features, which are not square grey or RGB images: pass image_shape=(C, H, W)."
         )
     shape = check_image_shape(image_shape, n_features)
     if shape[0] not in (1, 3):
-        raise ValueError(
-            f'features="inception" takes grey (C=1) or RGB (C=3) images, got C={shape[0]}.'
-        )
+        raise ValueError(f'features="inception" takes grey (C=1) or RGB (C=3) images, got C={shape[0]}.')
     return shape
 
 
@@ -309,5 +303,3 @@ def _check_pixel_range(pixel_range):
             f"(0, 1) or (0, 255); got {pixel_range!r}."
         )
     return float(values[0]), float(values[1])
-
-

@@ -1,13 +1,17 @@
 """The skorch net: one training loop for every bottleneck.
 
 skorch owns the loop (optimizer, epochs, callbacks, device, history). This subclass
-changes five small things:
+changes a few small things:
 
-- ``get_loss``: mean squared reconstruction error plus the bottleneck's penalty;
+- ``get_loss``: mean squared reconstruction error plus the bottleneck's penalty, both
+  recorded (and, on validation batches, as ``valid_reconstruction`` / ``valid_penalty``);
 - ``get_iterator``: batches are slices of one tensor (already on the device), not
   per-sample ``Dataset`` items collated by a ``DataLoader``;
 - ``train_step_single``: a loss that is not finite stops the fit at once;
 - ``initialize_module``: convolution weights in channels-last memory format;
+- ``partial_fit``: the bottleneck's ``on_train_end`` runs after every callback;
+- ``get_default_callbacks``: the loss parts, the bottleneck's hooks, and an epoch table
+  coloured only on a terminal;
 - ``fit_loop``: on the CPU, the process keeps the memory that training steps free
   (:func:`~sklearn_lorae._allocator.retained_heap`) instead of page-faulting it back;
   the bottleneck draws its noise from the net's generator; a KeyboardInterrupt
@@ -15,11 +19,16 @@ changes five small things:
 """
 
 import contextlib
+import copy
+import re
+import sys
 
+import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, PassthroughScoring
+from skorch.callbacks import Callback, EarlyStopping, PassthroughScoring, PrintLog
 from torch.nn import functional as F
+from torch.utils.data import TensorDataset
 
 from ._allocator import retained_heap
 
@@ -60,20 +69,97 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+class _StopRequested(Exception):
+    """A callback ended training at the end of an epoch (skorch's KeyboardInterrupt)."""
+
+
 class TrainingInterrupted(Exception):
     """A KeyboardInterrupt during training, carried past skorch, which would swallow it;
     ``args[0]`` is the epoch it came in (1-based)."""
 
 
 class BottleneckHooks(Callback):
-    """Calls the bottleneck's training hooks: ``on_epoch_end(net)`` after every epoch
-    and ``on_train_end(net, X)`` when training ends, X being the training inputs."""
+    """Calls the bottleneck's ``on_epoch_end(net)`` after every epoch. (Its
+    ``on_train_end`` is called by :meth:`AutoencoderNet.partial_fit`, after every
+    callback, so that it sees the weights an early stopping restored.)"""
 
     def on_epoch_end(self, net, **kwargs):
         net.module_.bottleneck.on_epoch_end(net)
 
-    def on_train_end(self, net, X=None, **kwargs):
-        net.module_.bottleneck.on_train_end(net, X.tensors[0])
+
+class EarlyStoppingAtBest(EarlyStopping):
+    """skorch's EarlyStopping (stop after ``patience`` epochs without an improvement of
+    ``threshold``), restoring at the end the weights of the epoch with the *lowest*
+    monitored loss, as scikit-learn's MLPs do: skorch's ``load_best`` would restore the
+    last epoch that improved by the threshold, which need not be the lowest."""
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.lowest_, self.lowest_epoch_, self.lowest_weights_ = np.inf, None, None
+
+    def on_epoch_end(self, net, **kwargs):
+        score = net.history[-1, self.monitor]
+        if score < self.lowest_:
+            self.lowest_, self.lowest_epoch_ = score, net.history[-1, "epoch"]
+            self.lowest_weights_ = copy.deepcopy(net.module_.state_dict())
+        super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        if self.lowest_epoch_ is not None and self.lowest_epoch_ != net.history[-1, "epoch"]:
+            net.module_.load_state_dict(self.lowest_weights_)
+
+
+class ValidationSplit:
+    """skorch's ``train_split`` for early stopping: a random ``fraction`` of the rows of a
+    ``TensorDataset`` (at least one, and at least one left to train on), drawn from
+    ``seed``."""
+
+    def __init__(self, fraction, seed):
+        self.fraction = fraction
+        self.seed = seed
+
+    def __call__(self, dataset, y=None, **fit_params):
+        (X,) = dataset.tensors
+        n_valid = min(max(1, int(round(self.fraction * len(X)))), len(X) - 1)
+        order = torch.from_numpy(np.random.RandomState(self.seed).permutation(len(X))).to(X.device)
+        return TensorDataset(X[order[n_valid:]]), TensorDataset(X[order[:n_valid]])
+
+
+_ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's epoch table, with its colours only when standard output is a terminal
+    (redirected to a file they would be escape codes in the log)."""
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not _is_terminal():
+            return _ANSI_CODES.sub("", text)
+        return text
+
+
+class FitProgress(Callback):
+    """One progress bar over the whole fit: epochs done out of the fit's, and the last
+    epoch's losses. Shown on a terminal only; elsewhere the epoch table is the log."""
+
+    def on_train_begin(self, net, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar_ = tqdm(total=getattr(net, "epochs_this_fit_", net.max_epochs), unit="epoch", leave=True)
+
+    def on_epoch_end(self, net, **kwargs):
+        last = net.history[-1]
+        shown = {key: f"{last[key]:.4g}" for key in ("train_loss", "valid_loss") if key in last}
+        self.bar_.set_postfix(shown, refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        self.bar_.close()
+
+
+def _is_terminal():
+    return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
 
 
 _SAME_AS_MODULE_ = "<the trained module_>"
@@ -120,6 +206,12 @@ class AutoencoderNet(NeuralNet):
         self.module_.to(memory_format=torch.channels_last)
         return self
 
+    def partial_fit(self, X, y=None, classes=None, epochs=None, **fit_params):
+        self.epochs_this_fit_ = self.max_epochs if epochs is None else epochs
+        super().partial_fit(X, y, classes=classes, epochs=epochs, **fit_params)
+        self.module_.bottleneck.on_train_end(self, X.tensors[0])
+        return self
+
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         # One generator for the batches' order and the bottleneck's noise, owned by the
         # net (a copy or a pickle of the net would otherwise split it in two).
@@ -128,10 +220,22 @@ class AutoencoderNet(NeuralNet):
         try:
             with retained_heap() if on_cpu else contextlib.nullcontext():
                 return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except _StopRequested:
+            return self
         except KeyboardInterrupt as interrupt:
             # skorch's partial_fit swallows KeyboardInterrupt and ends the fit as if it
             # had finished; the estimators let it through instead (see their fit).
             raise TrainingInterrupted(len(self.history)) from interrupt
+
+    def notify(self, method_name, **cb_kwargs):
+        try:
+            return super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt:
+            # skorch's callbacks (EarlyStopping among them) end training by raising
+            # KeyboardInterrupt at the end of an epoch: that is a request, not Ctrl-C.
+            if method_name == "on_epoch_end":
+                raise _StopRequested from None
+            raise
 
     def get_default_callbacks(self):
         # Epoch means of the two parts of the loss next to skorch's train_loss, and the
@@ -139,9 +243,14 @@ class AutoencoderNet(NeuralNet):
         ours = [
             ("reconstruction", PassthroughScoring(name="reconstruction", on_train=True)),
             ("penalty", PassthroughScoring(name="penalty", on_train=True)),
+            ("valid_reconstruction", PassthroughScoring(name="valid_reconstruction")),
+            ("valid_penalty", PassthroughScoring(name="valid_penalty")),
             ("bottleneck_hooks", BottleneckHooks()),
         ]
-        defaults = super().get_default_callbacks()
+        defaults = [
+            (name, PlainPrintLog() if name == "print_log" else callback)
+            for name, callback in super().get_default_callbacks()
+        ]
         names = [name for name, _ in defaults]
         position = names.index("print_log") if "print_log" in names else len(defaults)
         return [*defaults[:position], *ours, *defaults[position:]]
@@ -150,9 +259,9 @@ class AutoencoderNet(NeuralNet):
         reconstruction, h, z = y_pred
         loss = F.mse_loss(reconstruction, y_true)
         penalty = self.module_.penalty(h, z)
-        if training:
-            self.history.record_batch("reconstruction", loss.item())
-            self.history.record_batch("penalty", 0.0 if penalty is None else penalty.item())
+        prefix = "" if training else "valid_"
+        self.history.record_batch(prefix + "reconstruction", loss.item())
+        self.history.record_batch(prefix + "penalty", 0.0 if penalty is None else penalty.item())
         return loss if penalty is None else loss + penalty
 
     def train_step_single(self, batch, **fit_params):

@@ -21,20 +21,20 @@ execution is the loader itself.
 What cannot be saved this way: a custom ``encoder`` / ``decoder`` is saved as its weights
 only, and :func:`load_model` needs a module of the same structure (``encoder=``,
 ``decoder=``) to put them in; a ``sampler`` given as an estimator and ``callbacks``
-are code, not data, and are refused (callbacks: dropped, with a warning). Pickle keeps
+are code, not data, and are refused (callbacks: dropped, with a warning); the optimizer
+is saved by its name in ``torch.optim``, and one from elsewhere is refused. Pickle keeps
 working for those.
 """
 
 import hashlib
-import io
 import json
 import warnings
 
 import numpy as np
 import torch
-from skorch.history import History
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
 
 from ._bottlenecks import standard_normal
 
@@ -127,6 +127,10 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
         raise ValueError(f"{path} does not match its checksum: the file was altered or damaged.")
     classes = {cls.__name__: cls for cls in (LoRAETransformer, LoRAEGenerator)}
     params = dict(payload["params"])
+    optimizer = getattr(torch.optim, params["optimizer"], None)
+    if not (isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)):
+        raise ValueError(f"{path} names an optimizer that torch.optim does not have: {params['optimizer']!r}.")
+    params["optimizer"] = optimizer
     for name, module in (("encoder", encoder), ("decoder", decoder)):
         if params[name] == "custom" and module is None:
             raise ValueError(
@@ -146,12 +150,18 @@ def _params(estimator):
         params[name] = None if params[name] is None else "custom"
     if params.pop("callbacks", None):
         warnings.warn(
-            "save_model does not save callbacks (they are code); the loaded estimator has "
-            "callbacks=None.",
+            "save_model does not save callbacks (they are code); the loaded estimator has callbacks=None.",
             UserWarning,
             stacklevel=3,
         )
     params["callbacks"] = None
+    optimizer = params["optimizer"]
+    if getattr(torch.optim, getattr(optimizer, "__name__", ""), None) is not optimizer:
+        raise ValueError(
+            f"save_model saves the optimizers of torch.optim by name, not {optimizer!r}: pickle "
+            "the estimator instead."
+        )
+    params["optimizer"] = optimizer.__name__
     if "sampler" in params and not isinstance(params["sampler"], str):
         raise ValueError(
             "save_model saves the string samplers ('gmm', 'gaussian', 'prior'); a sampler "
@@ -169,6 +179,8 @@ def _plain(name, value):
         return value.item()
     if isinstance(value, (tuple, list)):
         return type(value)(_plain(name, item) for item in value)
+    if isinstance(value, dict):
+        return {str(key): _plain(name, item) for key, item in value.items()}
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise ValueError(f"save_model cannot save {name}={value!r}: only plain values (a random_state as an int or None).")
@@ -250,8 +262,7 @@ def _load_device(saved, requested):
         return resolve_device(saved)
     except ValueError:
         warnings.warn(
-            f"The model was saved with device={saved!r}, which is not available here; "
-            "it is loaded on the CPU.",
+            f"The model was saved with device={saved!r}, which is not available here; it is loaded on the CPU.",
             UserWarning,
             stacklevel=3,
         )
@@ -283,6 +294,7 @@ def _restore(estimator, payload, device):
     estimator._seed = fitted["seed"]
     estimator._n_threads = fitted["n_threads"]
     estimator._architecture = estimator._architecture_params()
+    estimator._architecture_optimizer = estimator._optimizer_params()
     if "density" in fitted:
         estimator.density_ = _mixture(fitted["density"], estimator)
 

@@ -15,8 +15,7 @@ def check_image_shape(image_shape, n_features):
     shape = tuple(int(s) for s in shape)
     if math.prod(shape) != n_features:
         raise ValueError(
-            f"image_shape={shape} holds {math.prod(shape)} values per image, but X has "
-            f"{n_features} features."
+            f"image_shape={shape} holds {math.prod(shape)} values per image, but X has {n_features} features."
         )
     return shape
 
@@ -31,7 +30,14 @@ def resolve_device(device):
         raise ValueError(f"device={device!r} is not a torch device.") from exc
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
-            f"device={device!r} was asked for, but CUDA is not available to torch here. "
-            "Use device='auto' or 'cpu'."
+            f"device={device!r} was asked for, but CUDA is not available to torch here. Use device='auto' or 'cpu'."
         )
     return device
+
+
+def to_tensor(rows, dtype, device):
+    """A copy of the array ``rows`` as a tensor. torch refuses negative strides (a view
+    such as ``X[::-1]``), which ``np.ascontiguousarray`` leaves on axes of length 1."""
+    if any(stride < 0 for stride in rows.strides):
+        rows = rows.copy()
+    return torch.tensor(rows, dtype=dtype, device=device)

@@ -5,6 +5,7 @@ import inspect
 from numbers import Integral
 
 import numpy as np
+import torch
 from scipy.linalg import solve_triangular
 from sklearn.base import clone
 from sklearn.mixture import GaussianMixture
@@ -14,7 +15,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
 from ._bottlenecks import BOTTLENECKS, standard_normal
-
 
 # Rows drawn and decoded at a time by sample().
 _SAMPLE_CHUNK_SIZE = 8192
@@ -75,7 +75,12 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         ``rank="auto"``); None for the other regularizers, which impose no hard rank.
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs the net has been trained for (over all calls, when a fit was
+        continued with ``warm_start`` or ``partial_fit``).
+
+    best_epoch_ : int
+        With ``early_stopping``: the epoch (1-based, counted as ``n_iter_``) whose
+        weights were restored, the one with the lowest validation loss.
 
     density_ : estimator
         The latent density :meth:`sample` draws from: a
@@ -128,6 +133,12 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         verbose=0,
         warm_start=False,
         callbacks=None,
+        optimizer=torch.optim.Adam,
+        optimizer_params=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         sampler="gmm",
         n_components=4,
     ):
@@ -149,6 +160,12 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         self.verbose = verbose
         self.warm_start = warm_start
         self.callbacks = callbacks
+        self.optimizer = optimizer
+        self.optimizer_params = optimizer_params
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.sampler = sampler
         self.n_components = n_components
 
@@ -156,9 +173,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         # Checked here, before training, rather than when the density is fitted.
         module = super()._build_module(image_shape)
         if _is_string(self.sampler, "prior") and not module.bottleneck.standard_normal_prior:
-            with_prior = sorted(
-                name for name, cls in BOTTLENECKS.items() if cls.standard_normal_prior
-            )
+            with_prior = sorted(name for name, cls in BOTTLENECKS.items() if cls.standard_normal_prior)
             raise ValueError(
                 f"sampler='prior' draws codes from N(0, I), which only the methods that "
                 f"train their codes towards it have (regularizer in {with_prior}), not "

@@ -358,9 +358,7 @@ def _check_same_width(width_a, width_b, name_a, name_b):
 def _check_enough_samples(features, name, warn=True):
     n_samples, n_features = features.shape
     if n_samples < 2:
-        raise ValueError(
-            f"{name} has {n_samples} sample(s); a covariance needs at least 2 samples."
-        )
+        raise ValueError(f"{name} has {n_samples} sample(s); a covariance needs at least 2 samples.")
     if warn and n_samples <= n_features:
         warnings.warn(
             f"{name} has {n_samples} samples for {n_features} features, so its covariance "
@@ -381,8 +379,7 @@ def _check_statistics(mean, cov, suffix):
         raise ValueError(f"mean_{suffix} must be 1-D, got an array of shape {mean.shape}.")
     if cov.shape != (mean.shape[0], mean.shape[0]):
         raise ValueError(
-            f"cov_{suffix} must have shape {(mean.shape[0], mean.shape[0])} to match "
-            f"mean_{suffix}, got {cov.shape}."
+            f"cov_{suffix} must have shape {(mean.shape[0], mean.shape[0])} to match mean_{suffix}, got {cov.shape}."
         )
     # Only one triangle is read by the factorisations: a matrix that is not symmetric
     # (beyond rounding) would be silently misread.
@@ -614,9 +611,7 @@ def make_fid_scorer(
 class _FIDScorer:
     """The scorer of :func:`make_fid_scorer`: a plain class so that it pickles."""
 
-    def __init__(
-        self, *, features, n_samples, random_state, image_shape, pixel_range, batch_size, device
-    ):
+    def __init__(self, *, features, n_samples, random_state, image_shape, pixel_range, batch_size, device):
         self.features = features
         self.n_samples = n_samples
         self.random_state = random_state

@@ -19,8 +19,7 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
-            "sklearn_lorae.plotting needs matplotlib: "
-            'pip install "sklearn_lorae[plot]" (or pip install matplotlib).'
+            'sklearn_lorae.plotting needs matplotlib: pip install "sklearn_lorae[plot]" (or pip install matplotlib).'
         ) from exc
     return plt
 
@@ -31,8 +30,7 @@ def _image_shape(image_shape, n_features):
         side = math.isqrt(n_features)
         if side * side != n_features:
             raise ValueError(
-                f"Rows of {n_features} features are not square grey images: "
-                "pass image_shape=(H, W) or (C, H, W)."
+                f"Rows of {n_features} features are not square grey images: pass image_shape=(H, W) or (C, H, W)."
             )
         return (1, side, side)
     shape = tuple(np.ravel(image_shape))

@@ -1,5 +1,7 @@
 """LoRAETransformer: a low-rank autoencoder as a scikit-learn transformer."""
 
+import torch
+
 from ._base import SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
 
 
@@ -41,7 +43,12 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         ``rank="auto"``); None for the other regularizers, which impose no hard rank.
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs the net has been trained for (over all calls, when a fit was
+        continued with ``warm_start`` or ``partial_fit``).
+
+    best_epoch_ : int
+        With ``early_stopping``: the epoch (1-based, counted as ``n_iter_``) whose
+        weights were restored, the one with the lowest validation loss.
 
     See Also
     --------
@@ -82,6 +89,12 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         verbose=0,
         warm_start=False,
         callbacks=None,
+        optimizer=torch.optim.Adam,
+        optimizer_params=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
     ):
         self.latent_dim = latent_dim
         self.alpha = alpha
@@ -101,3 +114,9 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         self.verbose = verbose
         self.warm_start = warm_start
         self.callbacks = callbacks
+        self.optimizer = optimizer
+        self.optimizer_params = optimizer_params
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol

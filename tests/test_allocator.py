@@ -9,7 +9,6 @@ import pytest
 from sklearn_lorae import LoRAETransformer, _net
 from sklearn_lorae._allocator import _glibc
 
-
 _PAGE_FAULTS_OF_STEPS = """
 import json, resource, sys, torch
 from sklearn_lorae._allocator import retained_heap

@@ -25,9 +25,7 @@ NEW_REGULARIZERS = ["variational", "rae", "wae", "truncated"]
         LoRAETransformer(regularizer="truncated", rank=2, **FAST),
         LoRAEGenerator(regularizer="variational", sampler="prior", **FAST),
         LoRAEGenerator(regularizer="wae", sampler=KernelDensity(bandwidth=0.5), **FAST),
-        LoRAEGenerator(
-            regularizer="truncated", rank=2, sampler=BayesianGaussianMixture(n_components=2), **FAST
-        ),
+        LoRAEGenerator(regularizer="truncated", rank=2, sampler=BayesianGaussianMixture(n_components=2), **FAST),
     ]
 )
 def test_sklearn_compatible_estimator(estimator, check):
@@ -251,9 +249,7 @@ def test_grid_search_over_every_regularizer(digits):
 
 
 # --------------------------------------------------------------------- samplers
-@pytest.mark.parametrize(
-    "sampler", [KernelDensity(bandwidth=0.2), BayesianGaussianMixture(n_components=3)]
-)
+@pytest.mark.parametrize("sampler", [KernelDensity(bandwidth=0.2), BayesianGaussianMixture(n_components=3)])
 def test_any_sampler_with_fit_and_sample(X_small, sampler):
     generator = LoRAEGenerator(sampler=sampler, max_epochs=2, **SMALL).fit(X_small)
     density = generator.density_

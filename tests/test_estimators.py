@@ -43,8 +43,7 @@ def plain_autoencoder_rank(digits):
 
 def test_latent_rank_falls_as_alpha_grows(digits, plain_autoencoder_rank):
     ranks = [
-        LoRAETransformer(alpha=alpha, **RANK_SETTINGS).fit(digits[0]).latent_rank_
-        for alpha in [1e-4, 1e-3, 1e-2, 1e-1]
+        LoRAETransformer(alpha=alpha, **RANK_SETTINGS).fit(digits[0]).latent_rank_ for alpha in [1e-4, 1e-3, 1e-2, 1e-1]
     ]
     assert all(later <= earlier for earlier, later in zip(ranks, ranks[1:])), ranks
     assert ranks[-1] <= plain_autoencoder_rank / 2, (ranks, plain_autoencoder_rank)

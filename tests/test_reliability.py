@@ -6,8 +6,8 @@ import threading
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 from sklearn.utils.estimator_checks import check_estimator
+from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_lorae import LoRAEGenerator, LoRAETransformer, _allocator, _threads
@@ -266,3 +266,10 @@ def test_custom_decoder_of_the_wrong_shape_is_named_before_training():
 def test_one_row_is_refused(method):
     with pytest.raises(ValueError, match="1 sample"):
         getattr(LoRAETransformer(**FAST), method)(np.ones((1, 5)))
+
+
+def test_reversed_views_are_accepted(digits):
+    # torch refuses negative strides; the estimators copy such views.
+    X = digits[0][:100][::-1]
+    estimator = LoRAETransformer(**FAST).fit(X)
+    np.testing.assert_allclose(estimator.transform(X), estimator.transform(np.ascontiguousarray(X)))

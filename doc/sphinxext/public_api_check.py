@@ -39,10 +39,7 @@ def check_public_api(app):
         for name in getattr(module, "__all__", []):
             qualified = f"{module_name}.{name}"
             if name not in NOT_DOCUMENTED and qualified not in documented:
-                logger.warning(
-                    f"{qualified} is public (in {module_name}.__all__) but not listed "
-                    "in doc/api.rst."
-                )
+                logger.warning(f"{qualified} is public (in {module_name}.__all__) but not listed in doc/api.rst.")
 
 
 def setup(app):
