@@ -176,7 +176,7 @@ def train(method, X_train, args):
     path = args.checkpoint_dir / f"{method}.pkl"
     if path.exists():
         with open(path, "rb") as f:
-            generator = pickle.load(f)
+            generator = with_current_params(pickle.load(f))
         print(f"{method}: continuing the checkpoint at epoch {generator.n_iter_}", flush=True)
     else:
         generator = generator_for(method, args, callbacks=[EpochDiagnostics()], warm_start=True)
@@ -194,6 +194,16 @@ def train(method, X_train, args):
             f"{last['dur']:.0f} s/epoch",
             flush=True,
         )
+    return generator
+
+
+def with_current_params(generator):
+    """A generator pickled by an older sklearn_lorae, given the parameters (at their
+    defaults) and private state that later versions added, so that it can continue."""
+    for name, value in LoRAEGenerator().get_params().items():
+        generator.__dict__.setdefault(name, value)
+    generator.__dict__.setdefault("_n_threads", None)
+    generator.__dict__.setdefault("_architecture_optimizer", generator._optimizer_params())
     return generator
 
 
