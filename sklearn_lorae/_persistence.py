@@ -158,8 +158,7 @@ def _params(estimator):
     optimizer = params["optimizer"]
     if getattr(torch.optim, getattr(optimizer, "__name__", ""), None) is not optimizer:
         raise ValueError(
-            f"save_model saves the optimizers of torch.optim by name, not {optimizer!r}: pickle "
-            "the estimator instead."
+            f"save_model saves the optimizers of torch.optim by name, not {optimizer!r}: pickle the estimator instead."
         )
     params["optimizer"] = optimizer.__name__
     if "sampler" in params and not isinstance(params["sampler"], str):
@@ -291,10 +290,7 @@ def _restore(estimator, payload, device):
     estimator.rank_ = fitted["rank_"]
     estimator.latent_singular_values_ = fitted["latent_singular_values_"].numpy()
     estimator._fit_dtype = np.dtype(fitted["fit_dtype"])
-    estimator._seed = fitted["seed"]
-    estimator._n_threads = fitted["n_threads"]
-    estimator._architecture = estimator._architecture_params()
-    estimator._architecture_optimizer = estimator._optimizer_params()
+    estimator._remember_build(fitted["seed"], fitted["n_threads"])
     if "density" in fitted:
         estimator.density_ = _mixture(fitted["density"], estimator)
 

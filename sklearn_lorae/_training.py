@@ -122,10 +122,7 @@ class TrainingMixin:
             inputs = self._training_tensor(X, image_shape, device)
             net = self._new_net(image_shape, device, seed)
             self._check_module_shapes(net, inputs)
-            self._seed = seed
-            self._architecture = self._architecture_params()
-            self._architecture_optimizer = self._optimizer_params()
-            self._n_threads = self._threads_for(net, inputs)
+            self._remember_build(seed, self._threads_for(net, inputs))
         if early_stopping:
             self._check_validation_size(len(X))
             net.train_split = ValidationSplit(self.validation_fraction, seed)
@@ -263,6 +260,14 @@ class TrainingMixin:
                 callback.dirname = os.path.join(callback.dirname, fit_id)
             callbacks.append((name, callback))
         return callbacks or None
+
+    def _remember_build(self, seed, n_threads):
+        """What a continued fit needs to know of the net's construction (also set by
+        :func:`~sklearn_lorae.load_model`)."""
+        self._seed = seed
+        self._n_threads = n_threads
+        self._architecture = self._architecture_params()
+        self._architecture_optimizer = self._optimizer_params()
 
     def _architecture_params(self):
         """The parameters that shape the module, which a continued fit cannot change."""
