@@ -4,8 +4,8 @@ M, the mean norm of the encoder's output and the rank of the codes, per method.
 
 Example (the committed figure)::
 
-    python benchmarks/plot_epoch_diagnostics.py benchmarks/results/mnist_cpu_50epochs_lorae_partial_history.json \\
-        benchmarks/results/mnist_cpu_50epochs_ae_partial_history.json --output doc/images/epoch_diagnostics.png
+    python benchmarks/plot_epoch_diagnostics.py benchmarks/results/mnist_cpu_50epochs_lorae.json \\
+        benchmarks/results/mnist_cpu_50epochs_ae.json --output doc/images/epoch_diagnostics.png
 """
 
 import argparse
