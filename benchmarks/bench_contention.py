@@ -9,7 +9,9 @@ process-wide). Tasks:
   first ``--conv-rows`` MNIST training images in [-1, 1];
 - ``grid_n_jobs_1`` / ``grid_n_jobs_2``: ``GridSearchCV`` over alpha x latent_dim (4 x 2,
   3 folds: 24 fits, ``--grid-epochs`` epochs) on digits with ``n_jobs`` 1 and 2 (joblib's
-  default process-based backend, whose start-up is part of the time).
+  default process-based backend, whose start-up is part of the time);
+  ``grid_threads_2``: the same with ``n_jobs=2`` in joblib's threading backend (the fits
+  are thread-safe), which starts no process.
 
 Each runs with the package's rule (one intra-op thread for a training step under
 ``sklearn_lorae._threads.SMALL_STEP_FLOPS``) and, as ``default``, with the rule off
@@ -39,11 +41,12 @@ COMPETITORS = {
     "torch": "import torch\ntorch.set_num_threads(2)\na = torch.randn(512, 512)\nwhile True:\n    a @ a",
     "busy": "while True:\n    pass",
 }
-TASKS = ("digits_fit", "conv_epoch", "grid_n_jobs_1", "grid_n_jobs_2")
+TASKS = ("digits_fit", "conv_epoch", "grid_n_jobs_1", "grid_n_jobs_2", "grid_threads_2")
 
 
 def run_task(task, rule, conv_rows, grid_epochs):
     """Runs ``task`` in this (fresh) process; returns the seconds it took."""
+    import joblib
     import numpy as np
     from sklearn.datasets import load_digits
     from sklearn.model_selection import GridSearchCV
@@ -67,8 +70,10 @@ def run_task(task, rule, conv_rows, grid_epochs):
             cv=3,
             n_jobs=int(task[-1]),
         )
+    backend = "threading" if task.startswith("grid_threads") else "loky"
     start = time.perf_counter()
-    estimator.fit(np.asarray(X, dtype=np.float32))
+    with joblib.parallel_backend(backend):
+        estimator.fit(np.asarray(X, dtype=np.float32))
     return time.perf_counter() - start
 
 
@@ -100,6 +105,7 @@ def main():
     parser.add_argument("--conv-rows", type=int, default=4096)
     parser.add_argument("--grid-epochs", type=int, default=50, help="epochs of each fit of the grid")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--rules", nargs="+", default=["rule", "default"], choices=["rule", "default"])
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -107,7 +113,7 @@ def main():
     plan = [
         (task, rule, competitor)
         for task in args.tasks
-        for rule in ("rule", "default")
+        for rule in args.rules
         for competitor in (COMPETITORS if task in ("digits_fit", "conv_epoch") else ["none"])
     ]
     for _ in range(args.repeats):  # interleaved, so that drifts hit every variant alike
@@ -167,14 +173,21 @@ def markdown(results, args):
                 f"| {task} | {'package rule' if rule == 'rule' else 'torch default'} | {cell(keys[0])} | "
                 f"{cell(keys[1])} | {cell(keys[2])} | {median[keys[1]] / idle:.2f}x / {median[keys[2]] / idle:.2f}x |"
             )
-    if "grid_n_jobs_1/rule/none" in median and "grid_n_jobs_2/rule/none" in median:
-        lines += ["", "| GridSearchCV (24 fits) | n_jobs=1 | n_jobs=2 | speed-up |", "|---|---|---|---|"]
-        for rule in ("rule", "default"):
-            one, two = median[f"grid_n_jobs_1/{rule}/none"], median[f"grid_n_jobs_2/{rule}/none"]
-            lines.append(
-                f"| {'package rule' if rule == 'rule' else 'torch default'} "
-                f"| {one:.1f} | {two:.1f} | {one / two:.2f}x |"
-            )
+    lines += [
+        "",
+        "| GridSearchCV (24 fits) | n_jobs=1 | n_jobs=2 (processes) | speed-up | n_jobs=2 (threads) | speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rule in ("rule", "default"):
+        one = median.get(f"grid_n_jobs_1/{rule}/none")
+        if one is None:
+            continue
+        cells = []
+        for task in ("grid_n_jobs_2", "grid_threads_2"):
+            two = median.get(f"{task}/{rule}/none")
+            cells += ["", ""] if two is None else [f"{two:.1f}", f"{one / two:.2f}x"]
+        name = "package rule" if rule == "rule" else "torch default"
+        lines.append(f"| {name} | {one:.1f} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

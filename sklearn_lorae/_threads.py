@@ -20,7 +20,7 @@ import contextlib
 import threading
 
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from torch.utils.flop_counter import FlopCounterMode
 
 #: Floating-point operations of one training step (forward and backward of one batch)
@@ -35,6 +35,21 @@ _lock = threading.Lock()
 _requests = []  # thread counts asked for by the blocks now inside limited_threads
 _caller_threads = None  # torch's setting before the first of them entered
 _blas_limits = None  # threadpoolctl's limiter while any block is inside
+_controller = None  # threadpoolctl's view of the loaded BLAS libraries, made once
+
+
+def blas_limits(n_threads):
+    """threadpoolctl's limiter of BLAS threads (a context manager that restores on exit).
+
+    ``threadpoolctl.threadpool_limits`` finds the loaded libraries anew at every call by
+    reading the process's memory map and each library's file: about 30 ms on this
+    project's machines, six times per fit of a small net, which was a fifth of a 1-epoch
+    fit on the digits. The libraries are loaded at import, so one look suffices.
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=n_threads, user_api="blas")
 
 
 def training_step_flops(module, batch):
@@ -87,7 +102,7 @@ def _apply_limits():
         _caller_threads = torch.get_num_threads()
     limit = min(min(_requests), _caller_threads)
     if _blas_limits is None:
-        _blas_limits = threadpool_limits(limits=limit, user_api="blas")
+        _blas_limits = blas_limits(limit)
     else:
-        threadpool_limits(limits=limit, user_api="blas")
+        blas_limits(limit)
     torch.set_num_threads(limit)
