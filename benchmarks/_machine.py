@@ -6,9 +6,12 @@ the instruction set torch's CPU kernels use on it.
 """
 
 import platform
+import subprocess
 from pathlib import Path
 
 import torch
+
+import sklearn_lorae
 
 
 def cpu_model():
@@ -25,3 +28,17 @@ def cpu_model():
 def cpu_description():
     """E.g. ``"AMD EPYC (x86_64, torch CPU capability AVX2)"``."""
     return f"{cpu_model()} ({platform.machine()}, torch CPU capability {torch.backends.cpu.get_cpu_capability()})"
+
+
+def package_description():
+    """Which sklearn_lorae ran: ``python benchmarks/...`` imports the installed copy, not the checkout."""
+    where = Path(sklearn_lorae.__file__).resolve().parent
+
+    def git(*command):
+        done = subprocess.run(["git", "-C", str(where), *command], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    # An installed copy may sit inside some other repository (pyenv's, for one).
+    in_checkout = git("rev-parse", "--show-toplevel") == str(where.parent)
+    source = f"commit {git('describe', '--always', '--dirty')}" if in_checkout else "installed copy, not a checkout"
+    return f"sklearn_lorae {sklearn_lorae.__version__} from {where} ({source})"

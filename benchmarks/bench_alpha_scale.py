@@ -28,7 +28,6 @@ Examples (the committed results)::
 import argparse
 import ast
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,9 +39,8 @@ from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_mnist
-from _machine import cpu_description
+from _machine import cpu_description, package_description
 
-import sklearn_lorae
 from sklearn_lorae import LoRAEGenerator
 from sklearn_lorae._evaluation import ClassifierFeatures, few_label_accuracy
 from sklearn_lorae.metrics import frechet_distance, latent_rank, latent_singular_values
@@ -112,7 +110,7 @@ def main():
     results = {
         "command": "python " + " ".join(sys.argv),
         "machine": f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
-        "package": package_commit(),
+        "package": package_description(),
         "dataset": args.dataset,
         "n_train": len(X_train),
         "judge_training_accuracy": judge.training_accuracy_,
@@ -133,13 +131,6 @@ def main():
     write(results, args, started)
 
 
-def package_commit():
-    folder = Path(sklearn_lorae.__file__).resolve().parent
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "."], cwd=folder, capture_output=True, text=True)
-    return f"{commit.stdout.strip()}{' + uncommitted changes' if dirty.stdout.strip() else ''}"
-
-
 def write(results, args, started):
     results["wall_seconds"] = time.perf_counter() - started
     args.output.with_suffix(".json").write_text(json.dumps(results, indent=1))
@@ -154,7 +145,7 @@ def markdown(results):
         "",
         f"Command: `{results['command']}`  ",
         f"Machine: {results['machine']}; wall time {results['wall_seconds'] / 60:.1f} min  ",
-        f"Package: commit {results['package']}  ",
+        f"Package: {results['package']}  ",
         f"Judge: classifier hidden layer (training accuracy {results['judge_training_accuracy']:.3f}); "
         f"real-vs-real FID floor {results['fid_floor']:.2f}. Errors in [0, 1] units; mean over seeds.",
         "",

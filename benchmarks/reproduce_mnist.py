@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import pickle
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,9 +41,8 @@ from skorch.callbacks import Callback
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_fashion_mnist, load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
-from _machine import cpu_description  # noqa: E402
+from _machine import cpu_description, package_description  # noqa: E402
 
-import sklearn_lorae  # noqa: E402
 from sklearn_lorae import LoRAEGenerator  # noqa: E402
 from sklearn_lorae.metrics import (  # noqa: E402
     DEFAULT_RANK_TOL,
@@ -372,20 +370,6 @@ def main():
             print("lambda", alpha, results["lambda"][alpha], flush=True)
             write(results, args, started)
     write(results, args, started)
-
-
-def package_description():
-    """Which sklearn_lorae ran: ``python benchmarks/...`` imports the installed copy, not the checkout."""
-    where = Path(sklearn_lorae.__file__).resolve().parent
-
-    def git(*command):
-        done = subprocess.run(["git", "-C", str(where), *command], capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    # An installed copy may sit inside some other repository (pyenv's, for one).
-    in_checkout = git("rev-parse", "--show-toplevel") == str(where.parent)
-    source = f"commit {git('describe', '--always', '--dirty')}" if in_checkout else "installed copy, not a checkout"
-    return f"sklearn_lorae {sklearn_lorae.__version__} from {where} ({source})"
 
 
 def resumed(results, previous):

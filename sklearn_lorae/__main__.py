@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from . import LoRAEGenerator
 from ._evaluation import ClassifierFeatures, few_label_accuracy
-from .metrics import frechet_distance, latent_rank, latent_singular_values
+from .metrics import frechet_distance, kernel_distance, latent_rank, latent_singular_values
 
 LABELS_PER_CLASS = (10, 50)
 
@@ -56,11 +56,11 @@ def main(argv=None):
     print(
         f"digits: {len(X_train)} training and {len(X_test)} test images of 8 x 8 pixels, latent width "
         f"{args.latent_dim}.\nAccuracy: logistic regression on frozen codes of k labelled digits per class "
-        f"(mean of 3 draws) and of all.\nFID: {len(X_train)} generated digits against the test digits in the "
-        f"feature space of a classifier trained on the training digits.\n"
+        f"(mean of 3 draws) and of all.\nFID and KID: {len(X_train)} generated digits against the test digits in "
+        f"the feature space of a classifier trained on the training digits.\n"
     )
     accuracy_columns = [f"acc {k}/class" for k in LABELS_PER_CLASS] + ["acc all"]
-    header = ["model", "rank", "test MSE", *accuracy_columns, "FID", "fit s"]
+    header = ["model", "rank", "test MSE", *accuracy_columns, "FID", "KID x 1e3", "fit s"]
     print("  ".join([f"{header[0]:>12}", *(f"{h:>11}" for h in header[1:])]))
     for name, model in models.items():
         start = time.perf_counter()
@@ -71,15 +71,28 @@ def main(argv=None):
         accuracies = [few_label_accuracy(codes_train, y_train, codes_test, y_test, k)[0] for k in LABELS_PER_CLASS]
         accuracies.append(few_label_accuracy(codes_train, y_train, codes_test, y_test, len(y_train), n_draws=1)[0])
         samples = model.sample(len(X_train), random_state=args.random_state)
-        fid = frechet_distance(real_test, judge.transform(samples))
+        fake = judge.transform(samples)
+        fid = frechet_distance(real_test, fake)
+        kid = kernel_distance(real_test, fake, random_state=args.random_state)
         rank = latent_rank(latent_singular_values(codes_test))
         cells = [f"{name:>12}", f"{rank:>11}", f"{mse:>11.4f}", *(f"{a:>11.3f}" for a in accuracies)]
-        print("  ".join([*cells, f"{fid:>11.2f}", f"{seconds:>11.1f}"]))
-    floor = frechet_distance(real_test, judge.transform(X_train))
-    print("  ".join([f"{'real digits':>12}", *[" " * 11] * (len(header) - 3), f"{floor:>11.2f}", " " * 11]))
-    print("\n(real digits: the training digits themselves, the floor any generator is measured against)")
+        print("  ".join([*cells, f"{fid:>11.2f}", _format_kid(kid), f"{seconds:>11.1f}"]))
+    real_train = judge.transform(X_train)
+    floor_fid = frechet_distance(real_test, real_train)
+    floor_kid = kernel_distance(real_test, real_train, random_state=args.random_state)
+    blank = [" " * 11] * (len(header) - 4)
+    print("  ".join([f"{'real digits':>12}", *blank, f"{floor_fid:>11.2f}", _format_kid(floor_kid), " " * 11]))
+    print(
+        "\n(real digits: the training digits themselves, the floor any generator is measured against; KID: mean "
+        "± standard deviation over 100 subsets, unbiased, so negative where the sets are alike)"
+    )
 
     _save_samples({name: models[name] for name in ("LoRAE 2.5e-4", "AE")}, args.image, args.random_state)
+
+
+def _format_kid(mean_and_std):
+    mean, std = mean_and_std
+    return f"{1e3 * mean:>5.1f} ± {1e3 * std:<4.1f}"
 
 
 class _PCAGenerator:

@@ -44,7 +44,7 @@ def test_main_job_prints_every_comparison_and_saves_both_grids(tmp_path, capsys)
     main(["--max-epochs", "2", "--latent-dim", "8", "--image", str(image)])
     printed = capsys.readouterr().out
     header = next(line for line in printed.splitlines() if line.split()[:1] == ["model"])
-    for column in ("rank", "MSE", "acc 10/class", "acc 50/class", "acc all", "FID"):
+    for column in ("rank", "MSE", "acc 10/class", "acc 50/class", "acc all", "FID", "KID"):
         assert column in header
     rows = {line.split()[0] + " " + line.split()[1]: line.split() for line in printed.splitlines()[1:] if line}
     for model in ("LoRAE 2.5e-4", "LoRAE 1e-3"):
