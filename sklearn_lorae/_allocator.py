@@ -18,7 +18,11 @@ freed and reuses it; afterwards it turns ``mmap`` back on, sets the trim thresho
 to the ceiling of glibc's own adaptive value and returns the free memory to the system.
 Setting a threshold turns glibc's adaptation off for the rest of the process, so both
 stay at those ceilings (32 MB and 64 MB): where a program that has freed one large block
-would have them anyway.
+would have them anyway. A process started with the thresholds set through glibc's
+environment (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_MMAP_MAX_``
+or ``GLIBC_TUNABLES``) gets those values back instead: Dask's nanny starts its workers
+with ``MALLOC_TRIM_THRESHOLD_=65536``, so that they return freed memory to the system
+at once.
 
 The settings are process-wide, and fits may run at once in threads of one process (Dask
 workers, joblib's threading backend): :func:`retained_heap` counts the blocks that are
@@ -29,6 +33,7 @@ finish.
 import contextlib
 import ctypes
 import functools
+import os
 import platform
 import threading
 
@@ -41,8 +46,17 @@ _MMAP_MAX_DEFAULT = 65536  # glibc's DEFAULT_MMAP_MAX
 # and twice that for the trim threshold, which glibc keeps at twice the mmap threshold).
 _MMAP_THRESHOLD_CEILING = 32 * 2**20
 _TRIM_THRESHOLD_CEILING = 2 * _MMAP_THRESHOLD_CEILING
+# glibc's static thresholds (DEFAULT_MMAP_THRESHOLD_MIN, DEFAULT_TRIM_THRESHOLD), which
+# stay when either is set at start-up: setting one turns the adaptation of both off.
+_FIXED_THRESHOLD_DEFAULT = 128 * 2**10
 # Within retained_heap: as high as mallopt's int argument goes, i.e. never trim.
 _TRIM_THRESHOLD_RETAINED = 2**31 - 1
+# glibc's start-up settings of the parameters above: the environment variable and the tunable.
+_STARTUP_SETTINGS = {
+    _M_TRIM_THRESHOLD: ("MALLOC_TRIM_THRESHOLD_", "glibc.malloc.trim_threshold"),
+    _M_MMAP_THRESHOLD: ("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold"),
+    _M_MMAP_MAX: ("MALLOC_MMAP_MAX_", "glibc.malloc.mmap_max"),
+}
 
 
 @functools.cache
@@ -85,6 +99,25 @@ def retained_heap():
         with _lock:
             _holders -= 1
             if _holders == 0:
-                libc.mallopt(_M_MMAP_MAX, _MMAP_MAX_DEFAULT)
-                libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_CEILING)
+                for parameter, value in _settings_after().items():
+                    libc.mallopt(parameter, value)
                 libc.malloc_trim(0)
+
+
+def _settings_after():
+    """The mallopt settings that the last block leaves: those set in glibc's environment
+    (read by glibc at start-up), else the ceilings of its adaptive thresholds."""
+    tunables = dict(
+        item.split("=", 1) for item in os.environ.get("GLIBC_TUNABLES", "").split(":") if item.count("=") == 1
+    )
+    configured = {}
+    for parameter, (variable, tunable) in _STARTUP_SETTINGS.items():
+        value = tunables.get(tunable, os.environ.get(variable))
+        if value is not None and value.strip().isdigit():
+            configured[parameter] = int(value)
+    if _M_TRIM_THRESHOLD in configured or _M_MMAP_THRESHOLD in configured:
+        # Setting either threshold fixes both: the other keeps glibc's static default.
+        thresholds = {_M_TRIM_THRESHOLD: _FIXED_THRESHOLD_DEFAULT, _M_MMAP_THRESHOLD: _FIXED_THRESHOLD_DEFAULT}
+    else:
+        thresholds = {_M_TRIM_THRESHOLD: _TRIM_THRESHOLD_CEILING, _M_MMAP_THRESHOLD: _MMAP_THRESHOLD_CEILING}
+    return {**thresholds, _M_MMAP_MAX: _MMAP_MAX_DEFAULT, **configured}

@@ -28,7 +28,9 @@ class ClassifierFeatures(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
-        classifier = MLPClassifier(hidden_layer_sizes=(self.hidden_units,), max_iter=1000, random_state=self.random_state)
+        classifier = MLPClassifier(
+            hidden_layer_sizes=(self.hidden_units,), max_iter=1000, random_state=self.random_state
+        )
         classifier.fit(X, y)
         self.weights_, self.bias_ = classifier.coefs_[0], classifier.intercepts_[0]
         self.training_accuracy_ = classifier.score(X, y)
@@ -44,10 +46,7 @@ def balanced_label_subset(y, labels_per_class, seed):
     fewer), drawn without replacement."""
     rng = np.random.RandomState(seed)
     return np.concatenate(
-        [
-            rng.choice(np.flatnonzero(y == c), min(labels_per_class, np.sum(y == c)), replace=False)
-            for c in np.unique(y)
-        ]
+        [rng.choice(np.flatnonzero(y == c), min(labels_per_class, np.sum(y == c)), replace=False) for c in np.unique(y)]
     )
 
 

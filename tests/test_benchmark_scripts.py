@@ -91,3 +91,40 @@ def test_profile_train_step_smoke(tmp_path):
     assert plain["last_loss"] == pytest.approx(ours["last_loss"], rel=1e-3)
     assert results["matmul_gflops_per_core"] > 0
     assert_names_cpu(results["machine"])
+
+
+def test_generation_metrics_smoke(tmp_path):
+    # Random features: no data needed. The reference packages are compared when they
+    # import; the published formulas always are.
+    output = tmp_path / "generation_metrics"
+    tiny = ["--n", "300", "--d", "16", "--n-subsets", "5", "--subset-size", "100", "--timing", "--output", str(output)]
+    run("bench_generation_metrics.py", *tiny)
+    results = json.loads(output.with_suffix(".json").read_text())
+    assert set(results["cross_check"]) == {"two sets of one distribution", "two distributions"}
+    for check in results["cross_check"].values():
+        assert check["kid_subset_size"] == 100
+        for metric, row in check["metrics"].items():
+            assert "formula" in row and row["largest_relative_difference"] < 1e-8, (metric, row)
+    assert set(results["timing"]["metrics"]) == {"fid", "kid", "prdc", "precision_recall"}
+    assert_names_cpu(results["machine"])
+    assert "| kid |" in output.with_suffix(".md").read_text()
+
+
+def test_dask_benchmark_smoke(tmp_path):
+    output = tmp_path / "dask"
+    # The grid's digits ship with scikit-learn; the out-of-core fit needs MNIST.
+    tasks = ["grid", "out_of_core"] if MNIST.exists() else ["grid"]
+    tiny = ["--repeats", "1", "--grid-epochs", "1", "--grid-rows", "150", "--ooc-rows", "1000", "--block-rows", "500"]
+    variants = ["n_jobs_1", "dask_threads", "in_memory", "dask_blocks"]  # threads: no worker processes to start
+    run("bench_dask.py", *tiny, "--ooc-epochs", "1", "--test-rows", "100", "--tasks", *tasks, "--variants", *variants,
+        "--output", str(output))  # fmt: skip
+    results = json.loads(output.with_suffix(".json").read_text())
+    assert_names_cpu(results["machine"])
+    median, runs = results["median"], results["runs"]
+    assert median["grid/dask_threads"]["startup_seconds"] > 0 and median["grid/n_jobs_1"]["search_seconds"] > 0
+    assert runs["grid/dask_threads"][0]["best_params"] == runs["grid/n_jobs_1"][0]["best_params"]  # the same search
+    if "out_of_core" in tasks:
+        in_memory, blocks = median["out_of_core/in_memory"], median["out_of_core/dask_blocks"]
+        assert (in_memory["n_iter"], blocks["n_iter"]) == (1, 2)  # one epoch; one partial_fit per block
+        assert blocks["peak_rss_mb"] > 0 and blocks["test_mse"] > 0
+    assert "| dask_threads |" in output.with_suffix(".md").read_text()

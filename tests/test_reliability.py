@@ -141,10 +141,20 @@ class _FakeLibc:
         pass
 
 
+def _set_malloc_environment(monkeypatch, environment):
+    """glibc's malloc settings in the environment: those of ``environment``, no others."""
+    for variable in ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_"):
+        if variable in environment:
+            monkeypatch.setenv(variable, environment[variable])
+        else:
+            monkeypatch.delenv(variable, raising=False)
+
+
 @pytest.mark.parametrize("order", ["first in, first out", "last in, first out"])
 def test_retained_heap_is_restored_by_the_last_block_to_leave(monkeypatch, order):
     libc = _FakeLibc()
     monkeypatch.setattr(_allocator, "_glibc", lambda: libc)
+    _set_malloc_environment(monkeypatch, {})
     retained = _allocator._TRIM_THRESHOLD_RETAINED
     first, second = _allocator.retained_heap(), _allocator.retained_heap()
     first.__enter__()
@@ -157,6 +167,30 @@ def test_retained_heap_is_restored_by_the_last_block_to_leave(monkeypatch, order
     (second if order == "first in, first out" else first).__exit__(None, None, None)
     assert libc.settings[_allocator._M_TRIM_THRESHOLD] == _allocator._TRIM_THRESHOLD_CEILING
     assert libc.settings[_allocator._M_MMAP_MAX] == _allocator._MMAP_MAX_DEFAULT
+
+
+@pytest.mark.parametrize(
+    "environment, trim, mmap_threshold, mmap_max",
+    [
+        # How Dask's nanny starts its workers (distributed.nanny.pre-spawn-environ).
+        ({"MALLOC_TRIM_THRESHOLD_": "65536"}, 65536, 128 * 2**10, 65536),
+        ({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=1048576:glibc.malloc.mmap_max=8"}, 128 * 2**10, 2**20, 8),
+    ],
+    ids=["MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"],
+)
+def test_retained_heap_restores_the_malloc_settings_the_process_started_with(
+    monkeypatch, environment, trim, mmap_threshold, mmap_max
+):
+    libc = _FakeLibc()
+    monkeypatch.setattr(_allocator, "_glibc", lambda: libc)
+    _set_malloc_environment(monkeypatch, environment)
+    with _allocator.retained_heap():
+        assert libc.settings[_allocator._M_MMAP_MAX] == 0
+    assert libc.settings == {
+        _allocator._M_TRIM_THRESHOLD: trim,
+        _allocator._M_MMAP_THRESHOLD: mmap_threshold,
+        _allocator._M_MMAP_MAX: mmap_max,
+    }
 
 
 def test_limited_threads_restores_torchs_setting_whatever_the_order():
@@ -173,6 +207,23 @@ def test_limited_threads_restores_torchs_setting_whatever_the_order():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_limited_threads_limits_blas_and_restores_it():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return {info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("no BLAS library is loaded")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        with _threads.limited_threads(1):
+            assert blas_threads() == {1}
+        assert blas_threads() == {2}
+        with _threads.blas_limits(1):  # the package's limiter, made from one look at the libraries
+            assert blas_threads() == {1}
+        assert blas_threads() == {2}
 
 
 def test_small_nets_train_on_one_thread_and_large_ones_keep_torchs_setting(digits):

@@ -8,6 +8,7 @@ EXAMPLE_ORDER = [
     "plot_generate_digits.py",
     "plot_interpolation.py",
     "plot_grid_search_fid.py",
+    "plot_dask_grid_search.py",
 ]
 
 
