@@ -13,6 +13,12 @@ SHARED_PARAMETERS_DOC = """\
         ``"rae"`` the RAE paper's beta; for ``"wae"`` the WAE paper's lambda. Ignored by
         ``"implicit"``, ``"none"`` and ``"truncated"``, which have no penalty.
 
+        The error is in the data's units, so the balance depends on the data's scale,
+        as for scikit-learn's own penalties: the paper's lambda is for images in
+        [-1, 1]; on the same images in [0, 1] (a quarter of the error) the same strength
+        is ``alpha / 4``, e.g. ``2.5e-4`` for the paper's 1e-3 (user guide, "The scale
+        of the data and alpha").
+
     regularizer : {"nuclear", "implicit", "none", "variational", "rae", "wae", \
             "truncated"}, default="nuclear"
         The method, i.e. what sits between encoder and decoder:
