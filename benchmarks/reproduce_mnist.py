@@ -44,6 +44,7 @@ from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa:
 from _machine import cpu_description, package_description  # noqa: E402
 
 from sklearn_lorae import LoRAEGenerator  # noqa: E402
+from sklearn_lorae._evaluation import balanced_label_subset  # noqa: E402
 from sklearn_lorae.metrics import (  # noqa: E402
     DEFAULT_RANK_TOL,
     extract_features,
@@ -226,15 +227,6 @@ def sample_fids(generator, X_train, reference_stats, args):
     }
 
 
-def balanced_subset(y, n_labels, seed):
-    rng = np.random.RandomState(seed)
-    classes = np.unique(y)
-    per_class = max(1, n_labels // len(classes))
-    return np.concatenate(
-        [rng.choice(np.flatnonzero(y == c), min(per_class, np.sum(y == c)), replace=False) for c in classes]
-    )
-
-
 def frozen_code_accuracy(generator, X_train, y_train, X_test, y_test, args):
     """Test accuracy (%) of an MLP on frozen codes, per number of labels: mean and std."""
     Z_train, Z_test = generator.transform(X_train), generator.transform(X_test)
@@ -244,7 +236,8 @@ def frozen_code_accuracy(generator, X_train, y_train, X_test, y_test, args):
             continue
         scores = []
         for seed in range(args.accuracy_seeds):
-            rows = balanced_subset(y_train, n_labels, seed)
+            # The paper counts labels in all; the same number of each class.
+            rows = balanced_label_subset(y_train, max(1, n_labels // len(np.unique(y_train))), seed)
             clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, early_stopping=False, random_state=seed)
             scores.append(100.0 * clf.fit(Z_train[rows], y_train[rows]).score(Z_test, y_test))
         table[n_labels] = (float(np.mean(scores)), float(np.std(scores)))
