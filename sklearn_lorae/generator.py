@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
 from ._bottlenecks import BOTTLENECKS, standard_normal
+from ._threads import limited_threads
 
 # Rows drawn and decoded at a time by sample().
 _SAMPLE_CHUNK_SIZE = 8192
@@ -229,17 +230,19 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         samples = np.empty((n_samples, self.n_features_in_), dtype=self._fit_dtype)
         # Codes are drawn and decoded a chunk at a time, so that memory beyond the
         # output stays bounded: a million float64 codes alone would take 1 GB.
-        for start in range(0, n_samples, _SAMPLE_CHUNK_SIZE):
-            n_rows = min(_SAMPLE_CHUNK_SIZE, n_samples - start)
-            if takes_random_state:
-                codes = density.sample(n_rows, random_state=rng)  # e.g. KernelDensity
-            else:
-                codes = density.sample(n_rows)
-            if isinstance(codes, tuple):  # GaussianMixture returns (X, labels)
-                codes = codes[0]
-            # GaussianMixture.sample returns its draws grouped by component.
-            codes = np.asarray(codes)[rng.permutation(n_rows)].astype(self._fit_dtype)
-            samples[start : start + n_rows] = self._decode(codes, module)
+        # The draws' linear algebra on the fit's threads, as the density's fit was.
+        with limited_threads(getattr(self, "_n_threads", None)):
+            for start in range(0, n_samples, _SAMPLE_CHUNK_SIZE):
+                n_rows = min(_SAMPLE_CHUNK_SIZE, n_samples - start)
+                if takes_random_state:
+                    codes = density.sample(n_rows, random_state=rng)  # e.g. KernelDensity
+                else:
+                    codes = density.sample(n_rows)
+                if isinstance(codes, tuple):  # GaussianMixture returns (X, labels)
+                    codes = codes[0]
+                # GaussianMixture.sample returns its draws grouped by component.
+                codes = np.asarray(codes)[rng.permutation(n_rows)].astype(self._fit_dtype)
+                samples[start : start + n_rows] = self._decode(codes, module)
         return samples
 
 

@@ -99,7 +99,17 @@ def test_every_regularizer_passes_check_estimator(Estimator, regularizer, max_ep
 def _fit_outputs(X, seed, regularizer):
     estimator = LoRAEGenerator(regularizer=regularizer, n_components=2, **{**FAST, "random_state": seed})
     estimator.fit(X)
-    return estimator.transform(X), estimator.sample(5, random_state=0)
+    weights = torch.cat([p.detach().flatten() for p in estimator.net_.module_.parameters()]).numpy()
+    return weights, estimator.transform(X), estimator.sample(5, random_state=0)
+
+
+# How far samples of a fit run in a thread may be from those of the fit alone. On one CI
+# machine (2026-12-02; never on the development machines, where they are equal) they
+# differed by up to 1e-7, float32 rounding of the latent density fitted in float32, while
+# the codes were bit-identical; the cause is not known (benchmarks/diagnose_threads.py,
+# run at the end of .ci/run, reports which stage differs). A leak of random state or of
+# another fit's settings moves samples by 1e-2 and more.
+SAMPLE_ATOL = 1e-6
 
 
 @pytest.mark.parametrize("regularizer", ["nuclear", "variational", "wae"])
@@ -120,9 +130,10 @@ def test_fits_in_threads_give_the_results_of_each_fit_alone(digits, regularizer)
         thread.start()
     for thread in threads:
         thread.join()
-    for (codes, samples), (codes_t, samples_t) in zip(alone, together):
+    for (weights, codes, samples), (weights_t, codes_t, samples_t) in zip(alone, together):
+        np.testing.assert_array_equal(weights, weights_t)
         np.testing.assert_array_equal(codes, codes_t)
-        np.testing.assert_array_equal(samples, samples_t)
+        np.testing.assert_allclose(samples, samples_t, rtol=0, atol=SAMPLE_ATOL)
     # The caller's global random states are untouched.
     assert torch.equal(torch.random.get_rng_state(), torch_state)
     assert np.array_equal(np.random.get_state()[1], numpy_state[1])
