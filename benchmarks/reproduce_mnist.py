@@ -50,6 +50,7 @@ from sklearn_lorae.metrics import (  # noqa: E402
     extract_features,
     feature_statistics,
     frechet_distance_from_stats,
+    kernel_distance,
     latent_rank,
     latent_singular_values,
 )
@@ -206,25 +207,44 @@ def with_current_params(generator):
     return generator
 
 
-def fid_against(reference_stats, images, args):
-    features = extract_features(
+class Reference:
+    """The Inception features of the reference images and their statistics."""
+
+    def __init__(self, features):
+        self.features = features
+        self.stats = feature_statistics(features)
+
+
+def inception_features(images, args):
+    return extract_features(
         to_unit_range(images), features="inception", image_shape=(1, 28, 28), device=args.device, batch_size=64
     )
-    return frechet_distance_from_stats(*reference_stats, *feature_statistics(features))
 
 
-def sample_fids(generator, X_train, reference_stats, args):
-    """FID of the GMM density (the generator's own) and of one Gaussian (the MVG)."""
+def fid_against(reference, images, args):
+    return frechet_distance_from_stats(*reference.stats, *feature_statistics(inception_features(images, args)))
+
+
+def fid_and_kid_against(reference, images, args):
+    """FID and KID (mean and standard deviation over torch-fidelity's 100 subsets of
+    1,000) of ``images`` against the reference, from one pass of Inception."""
+    features = inception_features(images, args)
+    kid = kernel_distance(reference.features, features, random_state=args.seed)
+    return frechet_distance_from_stats(*reference.stats, *feature_statistics(features)), list(kid)
+
+
+def sample_fids(generator, X_train, reference, args):
+    """FID and KID of the GMM density (the generator's own) and of one Gaussian (the MVG)."""
     gmm_samples = generator.sample(args.n_fid, random_state=args.seed)
     gaussian = GaussianMixture(1, covariance_type="full", random_state=args.seed)
     # float64: in float32 the covariance of low-rank codes can fail its Cholesky factorisation.
     gaussian.fit(generator.transform(X_train).astype(np.float64))
     codes = gaussian.sample(args.n_fid)[0].astype(np.float32)
     mvg_samples = generator.inverse_transform(codes)
-    return {
-        "mvg": fid_against(reference_stats, mvg_samples, args),
-        "gmm": fid_against(reference_stats, gmm_samples, args),
-    }
+    scores = {}
+    for density, samples in (("mvg", mvg_samples), ("gmm", gmm_samples)):
+        scores[density], scores[f"kid_{density}"] = fid_and_kid_against(reference, samples, args)
+    return scores
 
 
 def frozen_code_accuracy(generator, X_train, y_train, X_test, y_test, args):
@@ -317,13 +337,13 @@ def main():
         timings = {}
         name = f"{'fashion_mnist' if args.dataset == 'fashion' else 'mnist'}_test"
         reference = cached_inception_features(name, pixels_test[: args.n_reference], args.cache_dir, timings)
-        reference_stats = feature_statistics(reference)
+        reference = Reference(reference)
         results["seconds"]["reference_features_when_computed"] = timings[name]["wall_s"]
     if "floor" in args.tables:
         # What a perfect generator would score at this sample size: real training images.
         dataset = name.removesuffix("_test")
         real = cached_inception_features(f"{dataset}_train_first", pixels_train[: args.n_fid], args.cache_dir, timings)
-        results["fid_floor"] = frechet_distance_from_stats(*reference_stats, *feature_statistics(real))
+        results["fid_floor"] = frechet_distance_from_stats(*reference.stats, *feature_statistics(real))
         print("FID of real training images:", results["fid_floor"], flush=True)
 
     trained = {}
@@ -339,7 +359,7 @@ def main():
         results["rank"][method] = latent_rank(latent_singular_values(generator.transform(X_test)))
         if "fid" in args.tables:
             start = time.perf_counter()
-            results["fid"][method] = sample_fids(generator, X_train, reference_stats, args)
+            results["fid"][method] = sample_fids(generator, X_train, reference, args)
             results["seconds"][f"fid_{method}"] = time.perf_counter() - start
         if "accuracy" in args.tables and method in args.accuracy_methods:
             start = time.perf_counter()
@@ -359,7 +379,7 @@ def main():
                 results["seconds"][f"fit_lorae_{alpha:g}"] = time.perf_counter() - start
             rank = latent_rank(latent_singular_values(generator.transform(X_test)))
             samples = generator.sample(args.n_fid, random_state=args.seed)
-            results["lambda"][alpha] = {"rank": rank, "gmm_fid": fid_against(reference_stats, samples, args)}
+            results["lambda"][alpha] = {"rank": rank, "gmm_fid": fid_against(reference, samples, args)}
             print("lambda", alpha, results["lambda"][alpha], flush=True)
             write(results, args, started)
     write(results, args, started)
@@ -408,14 +428,23 @@ def markdown(results):
         lines += [
             "## Tables 3 and 4: FID (Inception)",
             "",
-            "| method | MVG (ours) | MVG (paper) | GMM (ours) | GMM (paper) | rank of test codes (ours) |",
-            "|---|---|---|---|---|---|",
+            "| method | MVG (ours) | MVG (paper) | GMM (ours) | GMM (paper) | rank of test codes (ours) "
+            "| KID x 1000, MVG (ours) | KID x 1000, GMM (ours) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for method, fid in results["fid"].items():
             paper = PAPER_FID[method] if results["dataset"] == "mnist" else ("-", "-")
             rank = results.get("rank", {}).get(method, "-")
-            lines.append(f"| {method} | {fid['mvg']:.2f} | {paper[0]} | {fid['gmm']:.2f} | {paper[1]} | {rank} |")
-        lines.append("")
+            kids = [
+                f"{1000 * fid[key][0]:.2f} ± {1000 * fid[key][1]:.2f}" if key in fid else "-"
+                for key in ("kid_mvg", "kid_gmm")
+            ]
+            lines.append(
+                f"| {method} | {fid['mvg']:.2f} | {paper[0]} | {fid['gmm']:.2f} | {paper[1]} | {rank} | "
+                + " | ".join(kids)
+                + " |"
+            )
+        lines += ["", "KID: mean ± standard deviation over 100 subsets of 1,000 (the paper reports no KID).", ""]
     if results["accuracy"]:
         lines += ["## Table 6: accuracy (%) of an MLP on frozen codes, by number of labels", ""]
         counts = sorted({int(n) for table in results["accuracy"].values() for n in table})

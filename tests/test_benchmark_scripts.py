@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -52,7 +53,10 @@ def test_reproduce_mnist_smoke(tmp_path):
     results = json.loads(output.with_suffix(".json").read_text())
     assert set(results["fid"]) == {"lorae", "ae"} and results["fid"]["lorae"] == first["fid"]["lorae"]
     assert len(results["commands"]) == 2 and results["wall_seconds"] > first["wall_seconds"]
-    assert all(value > 0 for fid in results["fid"].values() for value in fid.values())
+    assert all(fid[density] > 0 for fid in results["fid"].values() for density in ("mvg", "gmm"))
+    # KID (unbiased, so it may be below 0 for such a tiny sample) from the same features.
+    kids = [fid[f"kid_{density}"] for fid in results["fid"].values() for density in ("mvg", "gmm")]
+    assert all(np.isfinite(mean) and std >= 0 for mean, std in kids)
     assert set(results["accuracy"]["lorae"]) == {"10", "100"}
     assert set(results["lambda"]) == {"0.1", "0.001"}
     assert results["budget"]["n_reference"] == 16 and results["fid_floor"] > 0
