@@ -132,3 +132,20 @@ def test_dask_benchmark_smoke(tmp_path):
         assert (in_memory["n_iter"], blocks["n_iter"]) == (1, 2)  # one epoch; one partial_fit per block
         assert blocks["peak_rss_mb"] > 0 and blocks["test_mse"] > 0
     assert "| dask_threads |" in output.with_suffix(".md").read_text()
+
+
+@needs_mnist
+def test_training_controls_smoke(tmp_path):
+    output = tmp_path / "controls"
+    run(
+        "bench_training_controls.py", "--parts", "early-stopping", "--epochs", "3", "--patience", "1",
+        "--n-train", "300", "--n-test", "100", "--threads", "1", "--output", str(output),
+    )  # fmt: skip
+    runs = json.loads(output.with_suffix(".json").read_text())["early_stopping"]
+    fixed, early = runs["fixed"], runs["early"]
+    assert len(fixed["test_mse_per_epoch"]) == fixed["epochs"] == 3
+    assert len(early["test_mse_per_epoch"]) == early["epochs"] <= 3
+    # The fixed run's error after its last epoch is the error of the fitted estimator.
+    assert fixed["test_mse"] == pytest.approx(fixed["test_mse_per_epoch"][-1], rel=1e-5)
+    reached = runs["fixed_epochs_to_reach_early_test_mse"]
+    assert reached is None or fixed["test_mse_per_epoch"][reached - 1] <= early["test_mse"]
