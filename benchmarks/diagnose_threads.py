@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_info
+from torch.nn.utils import parameters_to_vector
 
 from sklearn_lorae import LoRAEGenerator
 
@@ -25,7 +26,7 @@ def _stages(X):
     estimator.fit(X)
     density = estimator.density_
     return {
-        "network weights": torch.cat([p.detach().flatten() for p in estimator.net_.module_.parameters()]).numpy(),
+        "network weights": parameters_to_vector(estimator.net_.module_.parameters()).detach().numpy(),
         "codes in float64 (transform)": estimator.transform(X),
         "codes in float32 (the density's data)": estimator._encode(X.astype(np.float32)),
         "density means": density.means_,

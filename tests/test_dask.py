@@ -102,6 +102,7 @@ def test_a_fit_on_a_worker_comes_back_to_the_client_as_the_fit_here(client, digi
     remote = client.submit(clone(generator).fit, X).result()
     here = generator.fit(X)
     np.testing.assert_array_equal(remote.transform(X), here.transform(X))
+    # To SAMPLE_ATOL of test_reliability.py: a fit in a worker's thread, see there.
     np.testing.assert_allclose(remote.sample(10, random_state=0), here.sample(10, random_state=0), rtol=0, atol=1e-6)
 
 

@@ -9,6 +9,7 @@ import torch
 from sklearn.utils.estimator_checks import check_estimator
 from skorch.callbacks import Callback
 from torch import nn
+from torch.nn.utils import parameters_to_vector
 
 from sklearn_lorae import LoRAEGenerator, LoRAETransformer, _allocator, _threads
 from sklearn_lorae._bottlenecks import BOTTLENECKS
@@ -99,7 +100,7 @@ def test_every_regularizer_passes_check_estimator(Estimator, regularizer, max_ep
 def _fit_outputs(X, seed, regularizer):
     estimator = LoRAEGenerator(regularizer=regularizer, n_components=2, **{**FAST, "random_state": seed})
     estimator.fit(X)
-    weights = torch.cat([p.detach().flatten() for p in estimator.net_.module_.parameters()]).numpy()
+    weights = parameters_to_vector(estimator.net_.module_.parameters()).detach().numpy()
     return weights, estimator.transform(X), estimator.sample(5, random_state=0)
 
 
