@@ -10,7 +10,12 @@
   many epochs: test error, the peak resident memory of the process and the peak of its
   anonymous part (each variant in a fresh process, which loads only what it needs; the
   resident memory counts the mapped file's pages that were read, which are the kernel's
-  cache of the file, and the anonymous part does not).
+  cache of the file, and the anonymous part does not);
+- ``chunking``: why a streamed fit can end with a higher test error than ``fit`` for as
+  many passes: for each of ``--seeds``, on the first ``--n-train`` rows in memory, ``fit``
+  against ``partial_fit`` over chunks of ``--chunk`` rows (each chunk ending in a short
+  batch unless its size is a multiple of the batch size) and over chunks rounded down to
+  a multiple of the batch size (same order within a chunk, no short batches).
 
 Example (the committed result)::
 
@@ -30,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import SHARED_DATA, load_mnist
-from _machine import cpu_description
+from _machine import cpu_description, package_description
 
 NET = dict(image_shape=(1, 28, 28), latent_dim=128, output_activation="tanh", batch_size=128, random_state=0)
 
@@ -157,6 +162,30 @@ def partial_fit_run(streamed, args):
     }
 
 
+def chunking_run(variant, seed, args):
+    """Test error after ``--passes`` passes over the first ``--n-train`` rows: ``fit``
+    ("fit"), or ``partial_fit`` over chunks of ``--chunk`` rows ("chunks") or of ``--chunk``
+    rounded down to a multiple of the batch size ("whole_batches")."""
+    import torch
+
+    from sklearn_lorae import LoRAETransformer
+
+    torch.set_num_threads(args.threads)
+    X = load_mnist()[0][: args.n_train] * 2.0 - 1.0
+    estimator = LoRAETransformer(**{**NET, "random_state": seed})
+    if variant == "fit":
+        estimator.set_params(max_epochs=args.passes).fit(X)
+    else:
+        chunk = args.chunk if variant == "chunks" else args.chunk // NET["batch_size"] * NET["batch_size"]
+        for _ in range(args.passes):
+            for first in range(0, len(X), chunk):
+                estimator.partial_fit(X[first : first + chunk])
+    return -estimator.score(_test_rows(args.n_test))
+
+
+CHUNKING_VARIANTS = ("fit", "chunks", "whole_batches")
+
+
 def in_fresh_process(function, *arguments):
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(function, arguments)
@@ -164,7 +193,12 @@ def in_fresh_process(function, *arguments):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--parts", nargs="+", default=["early-stopping", "partial-fit"])
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=["early-stopping", "partial-fit", "chunking"],
+        default=["early-stopping", "partial-fit"],
+    )
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--tol", type=float, default=1e-4)
@@ -172,17 +206,24 @@ def main():
     parser.add_argument("--n-test", type=int, default=10000)
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=5000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="random_state of the chunking part")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/mnist_train_float32.npy"))
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
     parser.add_argument("--keep", action="store_true", help="keep the parts already in <output>.json")
     args = parser.parse_args()
+    if "chunking" in args.parts and args.chunk < NET["batch_size"]:
+        parser.error(f"the chunking part needs --chunk of at least the batch size ({NET['batch_size']})")
     started = time.perf_counter()
-    results = {"command": "python " + " ".join(sys.argv), "machine": f"{cpu_description()}, {args.threads} threads"}
+    results = {
+        "command": "python " + " ".join(sys.argv),
+        "machine": f"{cpu_description()}, {args.threads} threads",
+        "package": package_description(),
+    }
     if args.keep and args.output.with_suffix(".json").exists():
         earlier = json.loads(args.output.with_suffix(".json").read_text())
-        results = {**{k: v for k, v in earlier.items() if k in ("early_stopping", "partial_fit")}, **results}
-        results["earlier_command"] = earlier["command"]
+        results = {**{k: v for k, v in earlier.items() if k in PARTS}, **results}
+        results["earlier"] = _runs_behind(earlier)
     if "early-stopping" in args.parts:
         runs = {
             name: in_fresh_process(early_stopping_run, early, args)
@@ -203,10 +244,105 @@ def main():
                 for name, streamed in (("fit", False), ("streamed", True))
             },
         }
+    if "chunking" in args.parts:
+        results["chunking"] = {
+            "n_train": args.n_train,
+            "chunk": args.chunk,
+            "passes": args.passes,
+            "test_mse": {
+                str(seed): {
+                    variant: in_fresh_process(chunking_run, variant, seed, args) for variant in CHUNKING_VARIANTS
+                }
+                for seed in args.seeds
+            },
+        }
     results["wall_seconds"] = time.perf_counter() - started
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    args.output.with_suffix(".md").write_text(markdown_report(results))
     print(json.dumps(results, indent=1))
+
+
+PARTS = ("early_stopping", "partial_fit", "chunking")
+
+
+def markdown_report(results):
+    """The results as Markdown tables, with the commands and package commits that ran them."""
+    lines = ["# Training controls on MNIST (the paper's net, LoRAETransformer, batch 128)", ""]
+    for run in _runs_behind(results):
+        lines.append(f"Command: `{run['command']}`  ")
+        lines.append(f"Package: {run.get('package') or 'not recorded'}  ")
+    lines += [f"Machine: {results['machine']}", ""]
+    early_stopping = results.get("early_stopping")
+    if early_stopping:
+        fixed, early = early_stopping["fixed"], early_stopping["early"]
+        reached = early_stopping.get("fixed_epochs_to_reach_early_test_mse")
+        lines += [
+            "## Early stopping against a fixed number of epochs",
+            "",
+            "| run | epochs run | best epoch | seconds (test error timed apart) | test MSE |",
+            "|---|---|---|---|---|",
+        ]
+        for name, run in (("fixed", fixed), ("early_stopping=True", early)):
+            best = run["best_epoch"] if run["best_epoch"] is not None else "-"
+            lines.append(f"| {name} | {run['epochs']} | {best} | {run['seconds']:.1f} | {run['test_mse']:.5f} |")
+        if "seconds_per_epoch" in fixed:
+            lines += ["", _equal_error_sentence(fixed, early, reached)]
+        lines.append("")
+    partial_fit = results.get("partial_fit")
+    if partial_fit:
+        lines += [
+            f"## partial_fit over a memory-mapped MNIST ({partial_fit['data_mb']:.0f} MB of float32) "
+            "against fit in memory",
+            "",
+            "| run | seconds | test MSE | peak RSS (MB) | peak anonymous memory (MB) |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("fit", "streamed"):
+            run = partial_fit[name]
+            lines.append(
+                f"| {name} | {run['seconds']:.1f} | {run['test_mse']:.5f} | {run['peak_rss_mb']:.0f} "
+                f"| {run['peak_anonymous_mb']:.0f} |"
+            )
+        lines.append("")
+    chunking = results.get("chunking")
+    if chunking:
+        lines += [
+            f"## Test MSE of fit against partial_fit over chunks ({chunking['n_train']} rows, "
+            f"{chunking['passes']} passes, chunks of {chunking['chunk']} rows)",
+            "",
+            "| seed | " + " | ".join(CHUNKING_VARIANTS) + " |",
+            "|---" * (len(CHUNKING_VARIANTS) + 1) + "|",
+        ]
+        for seed, row in chunking["test_mse"].items():
+            lines.append(f"| {seed} | " + " | ".join(f"{row[variant]:.5f}" for variant in CHUNKING_VARIANTS) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _runs_behind(results):
+    """The commands (and package commits) that made the parts of ``results``, oldest first;
+    files written before the package commit was recorded name one earlier command."""
+    if "earlier" in results:
+        earlier = results["earlier"]
+    else:
+        earlier = [{"command": results["earlier_command"]}] if "earlier_command" in results else []
+    return [*earlier, {"command": results["command"], "package": results.get("package")}]
+
+
+def _equal_error_sentence(fixed, early, reached):
+    if reached is None:
+        return (
+            f"The fixed budget never reached early stopping's test MSE ({early['test_mse']:.5f}) "
+            f"in its {fixed['epochs']} epochs."
+        )
+    seconds = sum(fixed["seconds_per_epoch"][:reached])
+    return (
+        f"At equal test error: the fixed budget first reached early stopping's test MSE "
+        f"({early['test_mse']:.5f}) after epoch {reached} ({seconds:.1f} s of training); early "
+        f"stopping ran {early['epochs']} epochs ({early['seconds']:.1f} s) and restored epoch "
+        f"{early['best_epoch']}."
+    )
 
 
 if __name__ == "__main__":

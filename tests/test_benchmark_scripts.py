@@ -138,10 +138,12 @@ def test_dask_benchmark_smoke(tmp_path):
 def test_training_controls_smoke(tmp_path):
     output = tmp_path / "controls"
     run(
-        "bench_training_controls.py", "--parts", "early-stopping", "--epochs", "3", "--patience", "1",
-        "--n-train", "300", "--n-test", "100", "--threads", "1", "--output", str(output),
+        "bench_training_controls.py", "--parts", "early-stopping", "chunking", "--epochs", "3", "--patience", "1",
+        "--n-train", "300", "--n-test", "100", "--chunk", "150", "--passes", "1", "--seeds", "0",
+        "--threads", "1", "--output", str(output),
     )  # fmt: skip
-    runs = json.loads(output.with_suffix(".json").read_text())["early_stopping"]
+    results = json.loads(output.with_suffix(".json").read_text())
+    runs = results["early_stopping"]
     fixed, early = runs["fixed"], runs["early"]
     assert len(fixed["test_mse_per_epoch"]) == fixed["epochs"] == 3
     assert len(early["test_mse_per_epoch"]) == early["epochs"] <= 3
@@ -149,3 +151,9 @@ def test_training_controls_smoke(tmp_path):
     assert fixed["test_mse"] == pytest.approx(fixed["test_mse_per_epoch"][-1], rel=1e-5)
     reached = runs["fixed_epochs_to_reach_early_test_mse"]
     assert reached is None or fixed["test_mse_per_epoch"][reached - 1] <= early["test_mse"]
+    chunking = results["chunking"]["test_mse"]["0"]
+    assert set(chunking) == {"fit", "chunks", "whole_batches"} and all(0 < mse < 1 for mse in chunking.values())
+    # 2 chunks of 150 rows end in 22-row batches; whole batches (128) do not: different nets.
+    assert chunking["chunks"] != chunking["whole_batches"]
+    report = output.with_suffix(".md").read_text()
+    assert "## Early stopping" in report and "| 0 | " in report and results["package"] in report
