@@ -225,15 +225,20 @@ def fid_against(reference, images, args):
     return frechet_distance_from_stats(*reference.stats, *feature_statistics(inception_features(images, args)))
 
 
-def fid_and_kid_against(reference, images, args):
+def fid_and_kid_against(reference, images, args, name=None):
     """FID and KID (mean and standard deviation over torch-fidelity's 100 subsets of
-    1,000) of ``images`` against the reference, from one pass of Inception."""
+    1,000) of ``images`` against the reference, from one pass of Inception; the features
+    are kept as ``<--save-features>/<name>.npy`` when asked (for
+    ``bench_generation_metrics.py --generated``)."""
     features = inception_features(images, args)
+    if args.save_features is not None and name is not None:
+        args.save_features.mkdir(parents=True, exist_ok=True)
+        np.save(args.save_features / f"{name}.npy", features.astype(np.float32))
     kid = kernel_distance(reference.features, features, random_state=args.seed)
     return frechet_distance_from_stats(*reference.stats, *feature_statistics(features)), list(kid)
 
 
-def sample_fids(generator, X_train, reference, args):
+def sample_fids(method, generator, X_train, reference, args):
     """FID and KID of the GMM density (the generator's own) and of one Gaussian (the MVG)."""
     gmm_samples = generator.sample(args.n_fid, random_state=args.seed)
     gaussian = GaussianMixture(1, covariance_type="full", random_state=args.seed)
@@ -243,7 +248,8 @@ def sample_fids(generator, X_train, reference, args):
     mvg_samples = generator.inverse_transform(codes)
     scores = {}
     for density, samples in (("mvg", mvg_samples), ("gmm", gmm_samples)):
-        scores[density], scores[f"kid_{density}"] = fid_and_kid_against(reference, samples, args)
+        name = f"{args.dataset}_{method}_{density}_{args.epochs}epochs_seed{args.seed}"
+        scores[density], scores[f"kid_{density}"] = fid_and_kid_against(reference, samples, args, name)
     return scores
 
 
@@ -284,6 +290,9 @@ def main():
     parser.add_argument("--n-fid", type=int, default=10000, help="samples per FID")
     parser.add_argument("--n-reference", type=int, default=10000, help="test images for the FID reference")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="Inception features of the test images")
+    parser.add_argument(
+        "--save-features", type=Path, default=None, help="folder for the Inception features of the FID samples"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument(
         "--checkpoint-dir", type=Path, default=None, help="train in checkpointed chunks, continued when present"
@@ -359,7 +368,7 @@ def main():
         results["rank"][method] = latent_rank(latent_singular_values(generator.transform(X_test)))
         if "fid" in args.tables:
             start = time.perf_counter()
-            results["fid"][method] = sample_fids(generator, X_train, reference, args)
+            results["fid"][method] = sample_fids(method, generator, X_train, reference, args)
             results["seconds"][f"fid_{method}"] = time.perf_counter() - start
         if "accuracy" in args.tables and method in args.accuracy_methods:
             start = time.perf_counter()

@@ -49,7 +49,8 @@ def test_reproduce_mnist_smoke(tmp_path):
     run("reproduce_mnist.py", *tiny_budget, "--methods", "lorae")
     # A second run adds a method to the same results and keeps the first run's figures.
     first = json.loads(output.with_suffix(".json").read_text())
-    run("reproduce_mnist.py", *tiny_budget, "--methods", "lorae", "ae", "--resume")
+    saved = tmp_path / "generated"
+    run("reproduce_mnist.py", *tiny_budget, "--methods", "lorae", "ae", "--resume", "--save-features", str(saved))
     results = json.loads(output.with_suffix(".json").read_text())
     assert set(results["fid"]) == {"lorae", "ae"} and results["fid"]["lorae"] == first["fid"]["lorae"]
     assert len(results["commands"]) == 2 and results["wall_seconds"] > first["wall_seconds"]
@@ -61,6 +62,10 @@ def test_reproduce_mnist_smoke(tmp_path):
     assert set(results["lambda"]) == {"0.1", "0.001"}
     assert results["budget"]["n_reference"] == 16 and results["fid_floor"] > 0
     assert len(list((tmp_path / "features").glob("*.npy"))) == 2  # test and training images, once each
+    # The features of the samples the second run scored (the AE's only: lorae was kept).
+    kept = {path.name: np.load(path) for path in saved.glob("*.npy")}
+    assert set(kept) == {"mnist_ae_mvg_1epochs_seed0.npy", "mnist_ae_gmm_1epochs_seed0.npy"}
+    assert all(features.shape == (16, 2048) and np.isfinite(features).all() for features in kept.values())
     table = output.with_suffix(".md").read_text()
     assert "| lorae |" in table and "19.5" in table  # ours next to the paper's
 
