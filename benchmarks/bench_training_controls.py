@@ -268,11 +268,17 @@ PARTS = ("early_stopping", "partial_fit", "chunking")
 
 def markdown_report(results):
     """The results as Markdown tables, with the commands and package commits that ran them."""
-    lines = ["# Training controls on MNIST (the paper's net, LoRAETransformer, batch 128)", ""]
+    lines = [
+        "# Training controls on MNIST (the paper's net, LoRAETransformer, batch 128)",
+        "",
+        "The runs that wrote these results, oldest first (a later run of a part replaces the figures of that part):",
+        "",
+    ]
     for run in _runs_behind(results):
         lines.append(f"Command: `{run['command']}`  ")
         lines.append(f"Package: {run.get('package') or 'not recorded'}  ")
-    lines += [f"Machine: {results['machine']}", ""]
+        lines.append(f"Machine: {run.get('machine') or 'not recorded'}  ")
+    lines.append("")
     early_stopping = results.get("early_stopping")
     if early_stopping:
         fixed, early = early_stopping["fixed"], early_stopping["early"]
@@ -327,7 +333,7 @@ def _runs_behind(results):
         earlier = results["earlier"]
     else:
         earlier = [{"command": results["earlier_command"]}] if "earlier_command" in results else []
-    return [*earlier, {"command": results["command"], "package": results.get("package")}]
+    return [*earlier, {key: results.get(key) for key in ("command", "package", "machine")}]
 
 
 def _equal_error_sentence(fixed, early, reached):
