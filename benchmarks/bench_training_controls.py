@@ -38,6 +38,8 @@ from _data import SHARED_DATA, load_mnist
 from _machine import cpu_description, package_description
 
 NET = dict(image_shape=(1, 28, 28), latent_dim=128, output_activation="tanh", batch_size=128, random_state=0)
+PARTS = ("early_stopping", "partial_fit", "chunking")  # the results' keys, kept by --keep
+CHUNKING_VARIANTS = ("fit", "chunks", "whole_batches")
 
 
 def _peak_rss_mb():
@@ -147,9 +149,7 @@ def partial_fit_run(streamed, args):
     with _PeakAnonymousMemory() as anonymous:
         if streamed:
             X = np.load(args.scratch, mmap_mode="r")  # float32 in [-1, 1], on disk
-            for _ in range(args.passes):
-                for first in range(0, len(X), args.chunk):
-                    estimator.partial_fit(np.asarray(X[first : first + args.chunk]))
+            _stream(estimator, X, args.chunk, args.passes)
         else:
             X = load_mnist()[0] * 2.0 - 1.0
             estimator.set_params(max_epochs=args.passes).fit(X)
@@ -177,13 +177,16 @@ def chunking_run(variant, seed, args):
         estimator.set_params(max_epochs=args.passes).fit(X)
     else:
         chunk = args.chunk if variant == "chunks" else args.chunk // NET["batch_size"] * NET["batch_size"]
-        for _ in range(args.passes):
-            for first in range(0, len(X), chunk):
-                estimator.partial_fit(X[first : first + chunk])
+        _stream(estimator, X, chunk, args.passes)
     return -estimator.score(_test_rows(args.n_test))
 
 
-CHUNKING_VARIANTS = ("fit", "chunks", "whole_batches")
+def _stream(estimator, X, chunk, passes):
+    """``passes`` passes of ``partial_fit`` over ``X`` in chunks of ``chunk`` rows, in order
+    (each chunk read into memory: ``X`` may be memory-mapped)."""
+    for _ in range(passes):
+        for first in range(0, len(X), chunk):
+            estimator.partial_fit(np.asarray(X[first : first + chunk]))
 
 
 def in_fresh_process(function, *arguments):
@@ -261,9 +264,6 @@ def main():
     args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
     args.output.with_suffix(".md").write_text(markdown_report(results))
     print(json.dumps(results, indent=1))
-
-
-PARTS = ("early_stopping", "partial_fit", "chunking")
 
 
 def markdown_report(results):
