@@ -12,8 +12,14 @@ On the same feature arrays, two pairs of sets (from one distribution, and from t
   kernel and distance matrices), up to 4,000 samples.
 
 ``--timing`` also times each metric, ours against each reference package, on the
-first pair (best of ``--repeats``; the ratio is the reference's time over ours), and
-measures our peak memory beyond the inputs (tracemalloc, in a separate untimed call).
+first pair: ``--repeats`` rounds, each calling ours and then every reference once, so
+that a slow spell of the machine hits all alike; the best wall time of each, the CPU
+time of that call (more than the wall time where a package runs threads of its own:
+prdc computes its distances with ``n_jobs=8`` joblib threads whatever the BLAS limit),
+and the ratio of the reference's best wall time over ours. It measures our peak memory
+beyond the inputs (tracemalloc) in a separate untimed call. For a comparison on one
+core, run the script under ``taskset -c 1``: ``--threads`` limits BLAS and torch, not
+prdc's threads.
 
 Features: ``--features random`` (default) draws non-negative, correlated features of
 width ``--d`` like Inception's; ``--features mnist`` uses the Inception features of the
@@ -289,13 +295,11 @@ def cross_check(a, b, args, references):
 
 
 # ------------------------------------------------------------------------------ timing
-def best_time(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def timed_call(function):
+    """Wall and CPU seconds of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    function()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def peak_memory_mb(function):
@@ -327,10 +331,20 @@ def timing(a, b, args, references):
             theirs["precision_recall"][name] = lambda f=functions["manifold"]: f(a, b, 3)
     rows = {}
     for metric, function in ours.items():
-        row = {"ours_s": best_time(function, args.repeats), "references_s": {}, "ratio_reference_over_ours": {}}
-        for name, reference in theirs[metric].items():
-            row["references_s"][name] = best_time(reference, args.repeats)
-            row["ratio_reference_over_ours"][name] = row["references_s"][name] / row["ours_s"]
+        calls = {"ours": function, **theirs[metric]}
+        runs = {name: [] for name in calls}
+        for _ in range(args.repeats):  # interleaved: ours, then each reference
+            for name, call in calls.items():
+                runs[name].append(timed_call(call))
+        best = {name: min(times) for name, times in runs.items()}  # (wall, cpu) of the fastest
+        row = {
+            "ours_s": best["ours"][0],
+            "ours_cpu_s": best["ours"][1],
+            "references_s": {name: best[name][0] for name in theirs[metric]},
+            "references_cpu_s": {name: best[name][1] for name in theirs[metric]},
+            "all_wall_s": {name: [wall for wall, _ in times] for name, times in runs.items()},
+        }
+        row["ratio_reference_over_ours"] = {name: seconds / row["ours_s"] for name, seconds in row["references_s"].items()}
         row["ours_peak_memory_mb"] = peak_memory_mb(function)
         rows[metric] = row
         print(metric, json.dumps(row), flush=True)
@@ -374,16 +388,24 @@ def markdown(results):
         timed = results["timing"]
         lines += [
             f"## Time on {timed['n_samples'][0]} and {timed['n_samples'][1]} samples of {timed['n_features']} features "
-            f"(best of {timed['repeats']})",
+            f"(best of {timed['repeats']} interleaved rounds; wall seconds, CPU seconds of that call in brackets)",
             "",
             "| metric | ours (s) | reference (s) | reference / ours | our peak memory (MB) |",
             "|---|---|---|---|---|",
         ]
         for metric, row in timed["metrics"].items():
-            references = "; ".join(f"{name} {seconds:.3g}" for name, seconds in row["references_s"].items()) or "-"
+            cpu = row.get("references_cpu_s", {})
+            references = (
+                "; ".join(
+                    f"{name} {seconds:.3g}" + (f" ({cpu[name]:.3g})" if name in cpu else "")
+                    for name, seconds in row["references_s"].items()
+                )
+                or "-"
+            )
+            ours_cpu = f" ({row['ours_cpu_s']:.3g})" if "ours_cpu_s" in row else ""
             ratios = "; ".join(f"{name} {ratio:.2f}" for name, ratio in row["ratio_reference_over_ours"].items()) or "-"
             lines.append(
-                f"| {metric} | {row['ours_s']:.3g} | {references} | {ratios} | {row['ours_peak_memory_mb']:.0f} |"
+                f"| {metric} | {row['ours_s']:.3g}{ours_cpu} | {references} | {ratios} | {row['ours_peak_memory_mb']:.0f} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -412,7 +434,8 @@ def main():
     results = {
         "command": "python " + " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": f"{cpu_description()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+        "machine": f"{cpu_description()}, {os.cpu_count()} CPU cores ({len(os.sched_getaffinity(0))} usable by "
+        f"this process), torch {torch.__version__}, "
         f"{torch.get_num_threads()} torch threads",
         "package": package_description(),
         "references": status,

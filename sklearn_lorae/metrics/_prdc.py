@@ -10,9 +10,11 @@ sample i and fake sample j and r_i, r'_j the radii:
 - density: the number of real balls around each fake sample, divided by k, averaged;
 - coverage: the fraction of real samples whose ball holds some fake sample.
 
-The distances are computed as ``||x||^2 + ||y||^2 - 2 x.y`` (BLAS), in row blocks whose
+The distances are computed as ``||x||^2 + ||y||^2 - 2 x.y`` (BLAS), in blocks whose
 size bounds the working memory (``_BLOCK_BYTES``), of features centred on the real
-mean (a translation that changes no distance but keeps the expansion accurate).
+mean (a translation that changes no distance but keeps the expansion accurate). The
+radii come from square blocks of the symmetric distances within a set, each computed
+once for the rows of both its blocks: half the work of whole rows.
 Squared distances are compared with squared radii, which orders them alike.
 """
 
@@ -223,14 +225,38 @@ def _squared_distances(x, x_norms, y, y_norms):
 
 def _squared_neighbour_radii(x, norms, neighbours):
     """For each k in ``neighbours``: the squared distance of every row of x to its k-th
-    nearest other row."""
-    radii = {k: np.empty(len(x)) for k in neighbours}
-    for rows in _row_blocks(len(x), len(x)):
-        distances = _squared_distances(x[rows], norms[rows], x, norms)
-        # Each row's distance to itself, zero but for rounding, ranks first.
-        distances[np.arange(distances.shape[0]), np.arange(rows.start, rows.stop)] = 0.0
-        distances.partition(neighbours, axis=1)
-        for k in neighbours:
-            radii[k][rows] = distances[:, k]
-        del distances  # before the next block is computed
-    return radii
+    nearest other row.
+
+    The distances within x are symmetric: each square block of them, between the rows
+    of two blocks, is computed once and serves the rows of both (the diagonal blocks
+    as symmetric rank-k updates), half the multiplications of whole rows. Every row
+    keeps its ``max(neighbours) + 1`` smallest distances so far, itself at 0 among them.
+    """
+    keep = max(neighbours) + 1
+    # Two blocks at a time: the distances and their transpose.
+    side = max(keep, int(np.sqrt(_BLOCK_BYTES / 16)))
+    blocks = [slice(start, min(start + side, len(x))) for start in range(0, len(x), side)]
+    smallest = np.full((len(x), keep), np.inf)
+
+    def merge(rows, distances):
+        candidates = np.concatenate([smallest[rows], _smallest_per_row(distances, keep)], axis=1)
+        smallest[rows] = _smallest_per_row(candidates, keep)
+
+    for index, rows in enumerate(blocks):
+        for columns in blocks[index:]:
+            distances = _squared_distances(x[rows], norms[rows], x[columns], norms[columns])
+            if columns == rows:
+                # Each row's distance to itself, zero but for rounding, ranks first.
+                np.fill_diagonal(distances, 0.0)
+            else:
+                merge(columns, np.ascontiguousarray(distances.T))
+            merge(rows, distances)
+            del distances  # before the next block is computed
+    smallest.partition(neighbours, axis=1)
+    return {k: smallest[:, k].copy() for k in neighbours}
+
+
+def _smallest_per_row(values, count):
+    """The ``count`` smallest values of each row, in no order; ``values`` is reordered."""
+    values.partition(count - 1, axis=1)
+    return values[:, :count]
