@@ -200,6 +200,17 @@ def test_prdc_memory_is_bounded_by_the_blocks(monkeypatch):
     assert peak < 8 * 2**20
 
 
+def test_rows_given_as_features_are_not_copied():
+    # features=None: the rows are the features, and 10,000 x 2048 float64 rows take
+    # 160 MB a set; only a dtype conversion may copy them.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 4))
+    settings = FeatureSettings(None, None, (0.0, 1.0), 8, "cpu")
+    assert settings.extract(X)[0] is X
+    (converted,) = settings.extract(X.astype(np.float32))
+    assert converted.dtype == np.float64 and np.array_equal(converted, X.astype(np.float32))
+
+
 def test_prdc_matches_the_prdc_package():
     prdc = pytest.importorskip("prdc")
     rng = np.random.RandomState(0)

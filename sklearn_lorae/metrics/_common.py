@@ -136,6 +136,9 @@ class FeatureSettings(NamedTuple):
 
     def extract(self, *datasets):
         """The features of each data set (same width), with one feature map."""
+        if self.features is None:
+            # The rows are the features: no batched copy (a float64 array is returned as it is).
+            return [np.asarray(X, dtype=np.float64) for X in datasets]
         feature_map = make_feature_map(
             self.features,
             n_features=datasets[0].shape[1],
