@@ -186,6 +186,17 @@ def test_prdc_in_blocks_equals_prdc_at_once(monkeypatch):
     assert (precision_recall(real, fake), density_coverage(real, fake)) == at_once
 
 
+@pytest.mark.parametrize("n_real, n_fake", [(301, 272), (30, 31), (36, 35)])
+def test_prdc_with_a_last_block_narrower_than_k(monkeypatch, n_real, n_fake):
+    # Blocks of 30 rows for the radii: a last block of 1, 2 or 6 rows holds fewer
+    # distances per row than the k + 1 smallest that every row keeps.
+    rng = np.random.RandomState(0)
+    real, fake = rng.normal(size=(n_real, 8)), 0.1 + rng.normal(size=(n_fake, 8))
+    at_once = precision_recall(real, fake), density_coverage(real, fake)
+    monkeypatch.setattr(_prdc, "_BLOCK_BYTES", 16 * 30**2)
+    assert (precision_recall(real, fake), density_coverage(real, fake)) == at_once
+
+
 def test_prdc_memory_is_bounded_by_the_blocks(monkeypatch):
     rng = np.random.RandomState(0)
     real, fake = rng.normal(size=(2000, 16)), rng.normal(size=(2000, 16))

@@ -249,7 +249,9 @@ def _squared_neighbour_radii(x, norms, neighbours):
                 # Each row's distance to itself, zero but for rounding, ranks first.
                 np.fill_diagonal(distances, 0.0)
             else:
-                merge(columns, np.ascontiguousarray(distances.T))
+                # A copy: merging reorders it, and the transpose of a one-column block
+                # is already contiguous (np.ascontiguousarray would return a view).
+                merge(columns, distances.T.copy())
             merge(rows, distances)
             del distances  # before the next block is computed
     smallest.partition(neighbours, axis=1)
@@ -257,6 +259,9 @@ def _squared_neighbour_radii(x, norms, neighbours):
 
 
 def _smallest_per_row(values, count):
-    """The ``count`` smallest values of each row, in no order; ``values`` is reordered."""
+    """The ``count`` smallest values of each row (all of them where a row has no more),
+    in no order; ``values`` is reordered."""
+    if values.shape[1] <= count:
+        return values
     values.partition(count - 1, axis=1)
     return values[:, :count]
