@@ -14,15 +14,25 @@ import torch
 import sklearn_lorae
 
 
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo, or the architecture where there is none."""
+def _cpuinfo_field(name):
+    """The value of the first ``name`` line of /proc/cpuinfo, or None where there is none."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(name):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.machine()
+    return None
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, or the architecture where there is none."""
+    return _cpuinfo_field("model name") or platform.machine()
+
+
+def cpu_flags(*parts):
+    """The CPU's flags (/proc/cpuinfo) that contain one of ``parts``, sorted."""
+    return sorted(flag for flag in (_cpuinfo_field("flags") or "").split() if any(part in flag for part in parts))
 
 
 def cpu_description():

@@ -40,34 +40,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
-from _machine import cpu_description, package_description  # noqa: E402
+from _machine import cpu_description, cpu_flags, package_description  # noqa: E402
+from bench_frechet import best_time  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = ("float32", "bfloat16", "bfloat16_split_weights")
-
-
-def cpu_flags():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return sorted(flag for flag in line.split() if "amx" in flag or "bf16" in flag)
-    except OSError:
-        pass
-    return []
 
 
 def matmul_gflops(dtype, size=2048, repeats=5):
     """The best rate of one ``size`` x ``size`` matrix product, in GFLOP/s."""
     a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
     a @ b
-    best = min(_seconds(lambda: a @ b) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
-
-
-def _seconds(function):
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
+    _, seconds = best_time(torch.matmul, a, b, repeats=repeats)
+    return 2 * size**3 / seconds / 1e9
 
 
 def conv_flops_per_image(network):
@@ -123,9 +108,7 @@ class Bfloat16Network:
 def features_and_seconds(feature_map, images, batch_size):
     from sklearn_lorae import _features
 
-    start = time.perf_counter()
-    features = _features.extract_features_in_batches(feature_map, images, batch_size)
-    return features, time.perf_counter() - start
+    return best_time(_features.extract_features_in_batches, feature_map, images, batch_size, repeats=1)
 
 
 def main():
@@ -183,7 +166,7 @@ def main():
 
     results = {
         "command": "python " + " ".join(sys.argv),
-        "machine": f"{cpu_description()}, CPU flags {' '.join(cpu_flags()) or 'none with amx or bf16'}",
+        "machine": f"{cpu_description()}, CPU flags {' '.join(cpu_flags('amx', 'bf16')) or 'none with amx or bf16'}",
         "package": package_description(),
         "n_images": args.n_images,
         "threads": args.threads,
