@@ -47,7 +47,7 @@ from _machine import cpu_description  # noqa: E402
 
 from sklearn_lorae import LoRAEGenerator, LoRAETransformer  # noqa: E402
 from sklearn_lorae._allocator import retained_heap  # noqa: E402
-from sklearn_lorae.generator import _fit_gaussian_mixture  # noqa: E402
+from sklearn_lorae._density import fit_gaussian_mixture  # noqa: E402
 from sklearn_lorae.metrics import latent_rank, latent_singular_values  # noqa: E402
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -148,7 +148,7 @@ class _TimedGenerator(LoRAEGenerator):
 
 
 def density_settings(codes, seeds=(0, 1, 2)):
-    """The latent mixture as LoRAEGenerator fits it (``_fit_gaussian_mixture``: float32,
+    """The latent mixture as LoRAEGenerator fits it (``_density.fit_gaussian_mixture``: float32,
     k-means++ start, tol=1e-2) against the same with scikit-learn's tol=1e-3 and against
     scikit-learn's defaults (float64, k-means start, tol=1e-3), on the same codes: EM
     iterations, seconds and the mean log-likelihood per code (scored in float64)."""
@@ -160,7 +160,7 @@ def density_settings(codes, seeds=(0, 1, 2)):
         return fit
 
     settings = {
-        "package": lambda codes, seed: _fit_gaussian_mixture(codes, 4, seed),
+        "package": lambda codes, seed: fit_gaussian_mixture(codes, 4, seed),
         "package_with_tol_1e-3": scikit_learn(np.float32, init_params="k-means++", tol=1e-3),
         "scikit-learn_defaults": scikit_learn(np.float64, init_params="kmeans", tol=1e-3),
     }
@@ -205,7 +205,7 @@ def post_fit_cost(X, batch_size, compare_density_settings=False):
         "post_fit_over_epoch": (total - epoch) / epoch,
         "post_fit_parts_seconds": {**generator.post_fit_parts_, "latent_spectrum": spectrum},
         # The dtype the mixture's parameters are stored in: float64 since the float32 fit is
-        # converted (generator._in_float64); the fit itself runs in float32 unless it cannot.
+        # converted (_density.in_float64); the fit itself runs in float32 unless it cannot.
         "density": {
             "stored_dtype": str(density.means_.dtype),
             "n_iter": int(density.n_iter_),

@@ -26,7 +26,6 @@ reconstruction error ``mean((x - x_hat)**2)``, averaged over features and sample
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 from torch import nn
 
 from ._truncated_svd import best_rank_approximation
@@ -393,21 +392,6 @@ def truncate(h, rank):
     except torch.linalg.LinAlgError:
         # Non-finite codes: pass them on, the loss will be non-finite and stop the fit.
         return h
-
-
-def standard_normal(latent_dim):
-    """The prior N(0, I) as a fitted one-component GaussianMixture (it has ``sample``,
-    ``score_samples``, ...), for ``sampler="prior"``."""
-    density = GaussianMixture(1, covariance_type="full")
-    eye = np.eye(latent_dim)[None]
-    density.weights_ = np.ones(1)
-    density.means_ = np.zeros((1, latent_dim))
-    density.covariances_ = eye
-    density.precisions_ = eye
-    density.precisions_cholesky_ = eye
-    density.converged_, density.n_iter_, density.lower_bound_ = True, 0, -np.inf
-    density.n_features_in_ = latent_dim
-    return density
 
 
 #: ``regularizer=`` value -> bottleneck class.

@@ -36,7 +36,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
-from ._bottlenecks import standard_normal
+from ._density import standard_normal
 
 FORMAT = "sklearn_lorae"
 FORMAT_VERSION = 1

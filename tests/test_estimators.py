@@ -134,7 +134,7 @@ def test_inference_batches_shrink_for_wide_activations(monkeypatch):
 def test_latent_mixture_is_fitted_in_float32_and_falls_back_to_float64(monkeypatch):
     from sklearn.mixture import GaussianMixture
 
-    from sklearn_lorae import generator as generator_module
+    from sklearn_lorae import _density
 
     fitted_dtypes = []
 
@@ -143,10 +143,10 @@ def test_latent_mixture_is_fitted_in_float32_and_falls_back_to_float64(monkeypat
             fitted_dtypes.append(X.dtype)
             return super().fit(X, y)
 
-    monkeypatch.setattr(generator_module, "GaussianMixture", RecordingMixture)
+    monkeypatch.setattr(_density, "GaussianMixture", RecordingMixture)
     rng = np.random.RandomState(0)
     ordinary = rng.normal(size=(300, 6)).astype(np.float32)
-    mixture = generator_module._fit_gaussian_mixture(ordinary, 2, seed=0)
+    mixture = _density.fit_gaussian_mixture(ordinary, 2, seed=0)
     assert fitted_dtypes == [np.float32]
     assert mixture.means_.dtype == mixture.covariances_.dtype == np.float64
     # Rank 2 in 10 dimensions at a scale of 1e4: float32 rounding of the covariances
@@ -155,20 +155,20 @@ def test_latent_mixture_is_fitted_in_float32_and_falls_back_to_float64(monkeypat
     with pytest.raises(ValueError, match="ill-defined empirical covariance"):
         GaussianMixture(2, covariance_type="full", init_params="k-means++", random_state=0).fit(degenerate)
     fitted_dtypes.clear()
-    mixture = generator_module._fit_gaussian_mixture(degenerate, 2, seed=0)
+    mixture = _density.fit_gaussian_mixture(degenerate, 2, seed=0)
     assert fitted_dtypes == [np.float32, np.float64]
     assert np.isfinite(mixture.score(degenerate))
 
 
 def test_latent_mixture_samples_without_covariance_warnings():
-    from sklearn_lorae.generator import _fit_gaussian_mixture
+    from sklearn_lorae._density import fit_gaussian_mixture
 
     # Full-rank codes in 128 dimensions (an AE's or a WAE's): their float32 covariances
     # are symmetric positive definite only to float32 rounding, and numpy's
     # multivariate_normal (behind GaussianMixture.sample) warns at a tolerance of 1e-8.
     rng = np.random.RandomState(0)
     codes = (rng.normal(size=(3000, 128)) @ rng.normal(size=(128, 128)) / np.sqrt(128)).astype(np.float32)
-    mixture = _fit_gaussian_mixture(codes, 4, seed=0)
+    mixture = fit_gaussian_mixture(codes, 4, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         draws, _ = mixture.sample(3000)
