@@ -193,3 +193,17 @@ def test_inception_bfloat16_smoke(tmp_path):
     assert results["conv_gflop_per_image"] == pytest.approx(11.4, rel=0.01)
     assert results["test_halves"] is None
     assert_names_cpu(results["machine"])
+
+
+def test_startup_smoke(tmp_path):
+    output = tmp_path / "startup"
+    run("bench_startup.py", "--repeats", "1", "--max-epochs", "2", "--output", str(output))
+    results = json.loads(output.with_suffix(".json").read_text())
+    plain, dynamo_first = (results["median_seconds"][variant] for variant in ("plain", "dynamo_first"))
+    assert "import torch._dynamo" not in plain and dynamo_first["import torch._dynamo"] > 0
+    for seconds in (plain, dynamo_first):
+        assert all(value > 0 for value in seconds.values())
+        assert list(seconds)[:3] == ["import torch", "import sklearn.model_selection", "import sklearn_lorae"]
+    report = output.with_suffix(".md").read_text()
+    assert "| fit 1 |" in report and "in all." in report and results["package"] in report
+    assert_names_cpu(results["machine"])
