@@ -13,7 +13,9 @@ file from someone else is a risk. This format holds only data: one file written 
   fit's random stream (so that ``warm_start`` continues a loaded model as it would
   have continued the saved one); ``history``: the epochs' records.
 
-``sha256`` is the digest of everything else, checked when loading: a file altered or cut
+The file is written under a temporary name beside ``path`` and renamed over it at the
+end, so that a save that fails or is interrupted leaves a file already at ``path`` as it
+was. ``sha256`` is the digest of everything else, checked when loading: a file altered or cut
 short raises a ValueError instead of loading wrong weights. It guards against
 corruption, not against a forger, who could recompute it; the guarantee against code
 execution is the loader itself.
@@ -28,6 +30,8 @@ working for those.
 
 import hashlib
 import json
+import os
+import uuid
 import warnings
 
 import numpy as np
@@ -52,7 +56,9 @@ def save_model(estimator, path):
     estimator : LoRAETransformer or LoRAEGenerator
         A fitted estimator.
     path : str or path-like
-        The file to write.
+        The file to write. It is written in full under a temporary name in the same
+        folder and then renamed to ``path``: a save that fails leaves a file already
+        there unchanged.
 
     See Also
     --------
@@ -86,7 +92,7 @@ def save_model(estimator, path):
         ),
     }
     payload["sha256"] = _digest(payload)
-    torch.save(payload, path)
+    _save_atomically(payload, os.fspath(path))
 
 
 def load_model(path, *, encoder=None, decoder=None, device=None):
@@ -108,13 +114,23 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
     estimator : LoRAETransformer or LoRAEGenerator
         Fitted; its transform, inverse_transform, sample and score give what the saved
         estimator's did.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be opened (e.g. FileNotFoundError), as :func:`open` raises it.
+    ValueError
+        When the file is not a model file of this format, was altered or cut short, or
+        was written by a newer sklearn_lorae.
     """
     from . import LoRAEGenerator, LoRAETransformer
 
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - torch raises many types for broken files
-        raise ValueError(f"{path} is not a readable sklearn_lorae model file: {error}") from error
+    # A file that is not there or cannot be read raises open's OSError, not a broken file's.
+    with open(path, "rb") as file:
+        try:
+            payload = torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - torch raises many types for broken files
+            raise ValueError(f"{path} is not a readable sklearn_lorae model file: {error}") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an sklearn_lorae model file.")
     version = payload.get("format_version")
@@ -144,6 +160,20 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
 
 
 # ------------------------------------------------------------------ saving
+def _save_atomically(payload, path):
+    """``torch.save`` to a new file beside ``path``, renamed to ``path`` once complete
+    (``os.replace`` is atomic within a file system)."""
+    partial = f"{path}.{uuid.uuid4().hex}.partial"
+    try:
+        with open(partial, "xb") as file:
+            torch.save(payload, file)
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise
+
+
 def _params(estimator):
     params = estimator.get_params(deep=False)
     for name in ("encoder", "decoder"):

@@ -106,6 +106,36 @@ def test_a_newer_format_is_refused(saved):
         load_model(saved)
 
 
+def test_a_file_that_cannot_be_opened_raises_what_open_raises(saved, tmp_path):
+    # Not "a broken model file": the caller may want to create it, or fix a path.
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "no such file.pt")
+    with pytest.raises(IsADirectoryError):
+        load_model(tmp_path)
+    with pytest.raises(IsADirectoryError):
+        save_model(load_model(saved), tmp_path)
+
+
+def test_a_save_that_fails_leaves_the_file_there_as_it_was(saved, digits, monkeypatch):
+    before = saved.read_bytes()
+    other = LoRAETransformer(**FAST).fit(digits[0][:100])
+    real_save = torch.save
+
+    def interrupted(payload, file):
+        real_save(payload, file)  # the whole payload, but never renamed into place
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_persistence.torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(other, saved)
+    assert saved.read_bytes() == before
+    assert [path.name for path in saved.parent.iterdir()] == [saved.name]  # no partial file left
+    monkeypatch.setattr(_persistence.torch, "save", real_save)
+    save_model(other, saved)
+    assert isinstance(load_model(saved), LoRAETransformer)
+    assert [path.name for path in saved.parent.iterdir()] == [saved.name]
+
+
 class _RunsCode:
     def __reduce__(self):
         return (exec, ("import pathlib; pathlib.Path('ran').write_text('!')",))
