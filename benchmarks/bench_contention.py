@@ -11,7 +11,9 @@ process-wide). Tasks:
   3 folds: 24 fits, ``--grid-epochs`` epochs) on digits with ``n_jobs`` 1 and 2 (joblib's
   default process-based backend, whose start-up is part of the time);
   ``grid_threads_2``: the same with ``n_jobs=2`` in joblib's threading backend (the fits
-  are thread-safe), which starts no process.
+  are thread-safe), which starts no process. With ``--timeline``, each training of the
+  grid (the 24 fits and the refit) records its process and its start and end, and the
+  report says where the process-based search spends its time.
 
 Each runs with the package's rule (one intra-op thread for a training step under
 ``sklearn_lorae._threads.SMALL_STEP_FLOPS``) and, as ``default``, with the rule off
@@ -27,11 +29,15 @@ Example (the committed result; nothing else should run meanwhile)::
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from skorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import cpu_description  # noqa: E402
@@ -44,8 +50,21 @@ COMPETITORS = {
 TASKS = ("digits_fit", "conv_epoch", "grid_n_jobs_1", "grid_n_jobs_2", "grid_threads_2")
 
 
-def run_task(task, rule, conv_rows, grid_epochs):
-    """Runs ``task`` in this (fresh) process; returns the seconds it took."""
+class TrainingTimes(Callback):
+    """Appends ``process-id start end`` (seconds since the epoch) of each training to the
+    file that the environment variable ``TIMELINE_FILE`` names; loky's workers inherit it."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = time.time()
+
+    def on_train_end(self, net, **kwargs):
+        with open(os.environ["TIMELINE_FILE"], "a") as file:
+            file.write(f"{os.getpid()} {self.start_} {time.time()}\n")
+
+
+def run_task(task, rule, conv_rows, grid_epochs, timeline=False):
+    """Runs ``task`` in this (fresh) process; returns the seconds it took and, with
+    ``timeline``, the trainings of a grid as (process, start, end), seconds from its start."""
     import joblib
     import numpy as np
     from sklearn.datasets import load_digits
@@ -64,31 +83,44 @@ def run_task(task, rule, conv_rows, grid_epochs):
     elif task == "digits_fit":
         estimator = LoRAETransformer(random_state=0)
     else:
+        callbacks = [TrainingTimes()] if timeline else None
         estimator = GridSearchCV(
-            LoRAETransformer(max_epochs=grid_epochs, random_state=0),
+            LoRAETransformer(max_epochs=grid_epochs, random_state=0, callbacks=callbacks),
             {"alpha": [1e-4, 1e-3, 1e-2, 1e-1], "latent_dim": [8, 16]},
             cv=3,
             n_jobs=int(task[-1]),
         )
     backend = "threading" if task.startswith("grid_threads") else "loky"
-    start = time.perf_counter()
+    timeline_file = Path(tempfile.mkdtemp()) / "timeline"
+    os.environ["TIMELINE_FILE"] = str(timeline_file)
+    timeline_file.touch()
+    start, started_at = time.perf_counter(), time.time()
     with joblib.parallel_backend(backend):
         estimator.fit(np.asarray(X, dtype=np.float32))
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    trainings = [line.split() for line in timeline_file.read_text().splitlines()]
+    pids = {pid: index for index, pid in enumerate(dict.fromkeys(pid for pid, _, _ in trainings))}
+    main = str(os.getpid())
+    return seconds, [
+        ("main" if pid == main else f"worker {pids[pid]}", float(begin) - started_at, float(end) - started_at)
+        for pid, begin, end in trainings
+    ]
 
 
 def timed(task, rule, competitor, args):
-    """Seconds of ``task`` in a fresh process, next to ``competitor``; None on timeout."""
+    """Seconds of ``task`` in a fresh process, next to ``competitor`` (None on timeout),
+    and its timeline (see :func:`run_task`)."""
     rival = None
     if COMPETITORS[competitor]:
         rival = subprocess.Popen([sys.executable, "-c", COMPETITORS[competitor]])
         time.sleep(2.0)  # let it get going
     try:
         command = [sys.executable, __file__, "--child", task, rule, str(args.conv_rows), str(args.grid_epochs)]
+        command += ["--timeline"] if args.timeline and task.startswith("grid") else []
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, check=True)
-        return float(done.stdout.strip().splitlines()[-1])
+        return json.loads(done.stdout.strip().splitlines()[-1])
     except subprocess.TimeoutExpired:
-        return None
+        return None, []
     finally:
         if rival is not None:
             rival.kill()
@@ -97,7 +129,7 @@ def timed(task, rule, competitor, args):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        print(run_task(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
+        print(json.dumps(run_task(*sys.argv[2:4], int(sys.argv[4]), int(sys.argv[5]), "--timeline" in sys.argv)))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -106,10 +138,11 @@ def main():
     parser.add_argument("--grid-epochs", type=int, default=50, help="epochs of each fit of the grid")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--rules", nargs="+", default=["rule", "default"], choices=["rule", "default"])
+    parser.add_argument("--timeline", action="store_true", help="record when each training of a grid runs")
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
     args = parser.parse_args()
     started = time.perf_counter()
-    runs = {}
+    runs, timelines = {}, {}
     plan = [
         (task, rule, competitor)
         for task in args.tasks
@@ -118,8 +151,10 @@ def main():
     ]
     for _ in range(args.repeats):  # interleaved, so that drifts hit every variant alike
         for task, rule, competitor in plan:
-            seconds = timed(task, rule, competitor, args)
+            seconds, timeline = timed(task, rule, competitor, args)
             runs.setdefault(f"{task}/{rule}/{competitor}", []).append(seconds)
+            if timeline:
+                timelines.setdefault(f"{task}/{rule}/{competitor}", []).append(timeline)
             print(task, rule, competitor, seconds, flush=True)
     results = {
         "command": "python " + " ".join(sys.argv),
@@ -128,6 +163,7 @@ def main():
         "timeout_s": args.timeout,
         "seconds": runs,
         "median_seconds": {key: _median(values, args.timeout) for key, values in runs.items()},
+        "timelines": timelines,
         "wall_seconds": time.perf_counter() - started,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -188,7 +224,44 @@ def markdown(results, args):
             cells += ["", ""] if two is None else [f"{two:.1f}", f"{one / two:.2f}x"]
         name = "package rule" if rule == "rule" else "torch default"
         lines.append(f"| {name} | {one:.1f} | " + " | ".join(cells) + " |")
+    if results["timelines"]:
+        lines += [
+            "",
+            "Where the grids spend their time (`--timeline`): seconds, medians over the repeats. A",
+            "training is a fit's epochs; what a fit does around them (checks, building the net, whose",
+            "optimizer imports `torch._dynamo` in a process's first fit, the post-fit work, the",
+            "score) falls in the gaps.",
+            "",
+            "| grid | first training starts | a training | gap between trainings | last fold's training ends "
+            "| gap to the refit's training | refit's training | search ends |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for key, timelines in results["timelines"].items():
+            parts = [timeline_summary(timeline) for timeline in timelines]
+            cells = [statistics.median(part[i] for part in parts) for i in range(len(parts[0]))]
+            lines.append(f"| {key} | " + " | ".join(f"{cell:.2f}" for cell in cells) + f" | {median[key]:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def timeline_summary(timeline):
+    """From :func:`run_task`'s timeline (its last training is the refit's): when the last
+    process to start a training starts its first, the median training, the median gap
+    between two trainings of one process, when the folds' last training ends, the gap
+    from then to the refit's training, and the refit's training."""
+    *folds, (_, refit_start, refit_end) = timeline
+    by_process = {}
+    for process, start, end in folds:
+        by_process.setdefault(process, []).append((start, end))
+    gaps = [b[0] - a[1] for spans in by_process.values() for a, b in zip(spans, spans[1:])]
+    last_end = max(end for _, _, end in folds)
+    return (
+        max(spans[0][0] for spans in by_process.values()),
+        statistics.median(end - start for _, start, end in folds),
+        statistics.median(gaps),
+        last_end,
+        refit_start - last_end,
+        refit_end - refit_start,
+    )
 
 
 if __name__ == "__main__":

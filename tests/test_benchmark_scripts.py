@@ -207,3 +207,19 @@ def test_startup_smoke(tmp_path):
     report = output.with_suffix(".md").read_text()
     assert "| fit 1 |" in report and "in all." in report and results["package"] in report
     assert_names_cpu(results["machine"])
+
+
+def test_contention_grid_timeline_smoke(tmp_path):
+    output = tmp_path / "contention"
+    tasks = ["grid_n_jobs_1", "grid_n_jobs_2", "grid_threads_2"]
+    budget = ["--rules", "rule", "--repeats", "1", "--grid-epochs", "1"]
+    run("bench_contention.py", "--tasks", *tasks, *budget, "--timeline", "--output", str(output))
+    results = json.loads(output.with_suffix(".json").read_text())
+    for task in tasks:
+        (timeline,) = results["timelines"][f"{task}/rule/none"]
+        assert len(timeline) == 8 * 3 + 1  # the folds' fits and the refit, which runs here
+        assert timeline[-1][0] == "main" and all(0 < start < end for _, start, end in timeline)
+        processes = {process for process, _, _ in timeline[:-1]}
+        # loky's two workers (one may start late enough that the other fits all 24).
+        assert processes == {"main"} if task != "grid_n_jobs_2" else processes <= {"worker 0", "worker 1"}
+    assert "| grid_n_jobs_2/rule/none |" in output.with_suffix(".md").read_text()
