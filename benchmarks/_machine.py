@@ -7,6 +7,7 @@ the instruction set torch's CPU kernels use on it.
 
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -52,3 +53,8 @@ def package_description():
     in_checkout = git("rev-parse", "--show-toplevel") == str(where.parent)
     source = f"commit {git('describe', '--always', '--dirty')}" if in_checkout else "installed copy, not a checkout"
     return f"sklearn_lorae {sklearn_lorae.__version__} from {where} ({source})"
+
+
+def run_description():
+    """The opening entries of a results file: the command that ran, the CPU, the package."""
+    return {"command": "python " + " ".join(sys.argv), "machine": cpu_description(), "package": package_description()}

@@ -80,12 +80,10 @@ def main():
             runs[variant].append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(variant, runs[variant][-1], flush=True)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _machine import cpu_description, package_description
+    from _machine import run_description
 
     results = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": cpu_description(),
-        "package": package_description(),
+        **run_description(),
         "runs": runs,
         "median_seconds": {
             variant: {name: statistics.median(run[name] for run in variant_runs) for name in variant_runs[0]}

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from ._bottlenecks import BOTTLENECKS
+from ._denormals import flushed_denormals
 from ._docs import SHARED_PARAMETERS_DOC  # noqa: F401 - the estimators' modules import it from here
 from ._modules import OUTPUT_ACTIVATIONS, OUTPUT_RANGES
 from ._threads import limited_threads
@@ -209,7 +210,7 @@ class BaseLowRankAutoencoder(TrainingMixin, ClassNamePrefixFeaturesOutMixin, Tra
         out = np.empty((X.shape[0], n_out), dtype=X.dtype)
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
         device = self.net_.device
-        with torch.inference_mode(), limited_threads(getattr(self, "_n_threads", None)):
+        with torch.inference_mode(), limited_threads(getattr(self, "_n_threads", None)), flushed_denormals():
             batch_size = _rows_per_batch(function, module, X[:1], dtype, device) if len(X) else 1
             for start in range(0, X.shape[0], batch_size):
                 stop = start + batch_size

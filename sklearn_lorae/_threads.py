@@ -38,8 +38,8 @@ _blas_limits = None  # threadpoolctl's limiter while any block is inside
 _controller = None  # threadpoolctl's view of the loaded BLAS libraries, made once
 
 
-def blas_limits(n_threads):
-    """threadpoolctl's limiter of BLAS threads (a context manager that restores on exit).
+def threadpool_controller():
+    """threadpoolctl's view of the loaded BLAS and OpenMP libraries, made once.
 
     ``threadpoolctl.threadpool_limits`` finds the loaded libraries anew at every call by
     reading the process's memory map and each library's file: about 30 ms on this
@@ -49,7 +49,12 @@ def blas_limits(n_threads):
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()
-    return _controller.limit(limits=n_threads, user_api="blas")
+    return _controller
+
+
+def blas_limits(n_threads):
+    """threadpoolctl's limiter of BLAS threads (a context manager that restores on exit)."""
+    return threadpool_controller().limit(limits=n_threads, user_api="blas")
 
 
 def training_step_flops(module, batch):

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from ._bottlenecks import BOTTLENECKS
+from ._denormals import flushed_denormals
 from ._modules import Autoencoder, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from ._net import AutoencoderNet, EarlyStoppingAtBest, FitProgress, TrainingInterrupted, ValidationSplit, _is_terminal
 from ._threads import limited_threads, threads_for, training_step_flops
@@ -130,7 +131,8 @@ class TrainingMixin:
         else:
             net.train_split = None
         with limited_threads(self._n_threads):
-            net.partial_fit(TensorDataset(inputs), epochs=epochs)
+            with flushed_denormals():
+                net.partial_fit(TensorDataset(inputs), epochs=epochs)
             self.net_ = net
             self.n_iter_ = len(net.history)
             if early_stopping:

@@ -223,3 +223,29 @@ def test_contention_grid_timeline_smoke(tmp_path):
         # loky's two workers (one may start late enough that the other fits all 24).
         assert processes == {"main"} if task != "grid_n_jobs_2" else processes <= {"worker 0", "worker 1"}
     assert "| grid_n_jobs_2/rule/none |" in output.with_suffix(".md").read_text()
+
+
+@needs_mnist
+def test_denormals_smoke(tmp_path):
+    output = tmp_path / "denormals"
+    run(
+        "bench_denormals.py",
+        "--methods",
+        "lorae",
+        "--threads",
+        "1",
+        "--rows",
+        "64",
+        "--repeats",
+        "1",
+        "--output",
+        str(output),
+    )
+    results = json.loads(output.with_suffix(".json").read_text())
+    (kept,), (flushed,) = results["runs"]["lorae/1/kept"], results["runs"]["lorae/1/flushed"]
+    assert kept["epochs_before"] == flushed["epochs_before"] == 50
+    # Adam's state of the 50-epoch LoRAE holds denormals (a fifth of it on the machine
+    # that trained it), its weights none.
+    assert 0.01 < kept["adam_state"] == flushed["adam_state"] < 0.5 and kept["weights"] < 1e-3
+    assert kept["seconds_per_epoch"] > 0 and flushed["seconds_per_epoch"] > 0
+    assert "| lorae | 50 |" in output.with_suffix(".md").read_text()
