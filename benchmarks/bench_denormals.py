@@ -57,7 +57,9 @@ def run_child(method, variant, n_threads, rows):
     generator.set_params(max_epochs=1, warm_start=True).fit(X_train[:rows] * 2.0 - 1.0)
     assert generator.n_iter_ == epochs + 1
     steps = -(-rows // generator.batch_size)
-    return {**shares, "epochs_before": epochs, "seconds_per_epoch": net.history[-1, "dur"] / steps * STEPS_PER_EPOCH}
+    # The fit trained a copy of the net (kept when the fit ends): its last epoch is the new one.
+    seconds = generator.net_.history[-1, "dur"]
+    return {**shares, "epochs_before": epochs, "seconds_per_epoch": seconds / steps * STEPS_PER_EPOCH}
 
 
 def _denormal_share(tensors):
