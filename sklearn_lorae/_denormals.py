@@ -4,10 +4,10 @@ A float32 below 1.2e-38 in magnitude is denormal, and x86 CPUs compute with deno
 operands or results through microcode assists, many times slower than ordinary
 arithmetic. Training makes them: Adam's running average of squared gradients decays
 towards zero where gradients are tiny (a fifth of the optimizer state of every method's
-MNIST net after 50 epochs), and the RAE's weight decay drives the weights it does not
-need there (1.3% of its weights after 16 epochs). On the CPU, that made the RAE's late
-epochs about 5 times slower, and the other methods' about 1.2 times
-(``benchmarks/results/denormals.md``).
+MNIST net after 50 epochs), and the RAE's L2 penalty on its decoder's weights drives
+those it does not need there (1.3% of its weights after 16 epochs, all in the decoder).
+On the CPU, that made the RAE's late epochs about 5 times slower, and the other
+methods' about 1.2 times (``benchmarks/results/denormals.md``).
 
 :func:`flushed_denormals` turns on the CPU's flush-to-zero and denormals-are-zero modes
 (``torch.set_flush_denormal``) for the block: a denormal result or operand counts as
