@@ -35,7 +35,7 @@ _lock = threading.Lock()
 _requests = []  # thread counts asked for by the blocks now inside limited_threads
 _caller_threads = None  # torch's setting before the first of them entered
 _blas_limits = None  # threadpoolctl's limiter while any block is inside
-_controller = None  # threadpoolctl's view of the loaded BLAS libraries, made once
+_controller = None  # threadpoolctl's view of the loaded BLAS and OpenMP libraries, made once
 
 
 def threadpool_controller():
