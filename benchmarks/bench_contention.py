@@ -40,7 +40,7 @@ from pathlib import Path
 from skorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import cpu_description  # noqa: E402
+from _machine import run_description  # noqa: E402
 
 COMPETITORS = {
     "none": None,
@@ -91,14 +91,16 @@ def run_task(task, rule, conv_rows, grid_epochs, timeline=False):
             n_jobs=int(task[-1]),
         )
     backend = "threading" if task.startswith("grid_threads") else "loky"
-    timeline_file = Path(tempfile.mkdtemp()) / "timeline"
-    os.environ["TIMELINE_FILE"] = str(timeline_file)
-    timeline_file.touch()
-    start, started_at = time.perf_counter(), time.time()
-    with joblib.parallel_backend(backend):
-        estimator.fit(np.asarray(X, dtype=np.float32))
-    seconds = time.perf_counter() - start
-    trainings = [line.split() for line in timeline_file.read_text().splitlines()]
+    with tempfile.TemporaryDirectory() as folder:
+        timeline_file = Path(folder) / "timeline"
+        if timeline:
+            os.environ["TIMELINE_FILE"] = str(timeline_file)
+            timeline_file.touch()
+        start, started_at = time.perf_counter(), time.time()
+        with joblib.parallel_backend(backend):
+            estimator.fit(np.asarray(X, dtype=np.float32))
+        seconds = time.perf_counter() - start
+        trainings = [line.split() for line in timeline_file.read_text().splitlines()] if timeline else []
     pids = {pid: index for index, pid in enumerate(dict.fromkeys(pid for pid, _, _ in trainings))}
     main = str(os.getpid())
     return seconds, [
@@ -157,9 +159,7 @@ def main():
                 timelines.setdefault(f"{task}/{rule}/{competitor}", []).append(timeline)
             print(task, rule, competitor, seconds, flush=True)
     results = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": cpu_description(),
-        "package": _package(),
+        **run_description(),
         "timeout_s": args.timeout,
         "seconds": runs,
         "median_seconds": {key: _median(values, args.timeout) for key, values in runs.items()},
@@ -173,12 +173,6 @@ def main():
 
 def _median(values, timeout):
     return statistics.median(timeout if value is None else value for value in values)
-
-
-def _package():
-    where = Path(__file__).resolve().parents[1]
-    done = subprocess.run(["git", "-C", str(where), "describe", "--always", "--dirty"], capture_output=True, text=True)
-    return f"sklearn_lorae checkout at {done.stdout.strip() or 'unknown commit'}"
 
 
 def markdown(results, args):
