@@ -6,12 +6,12 @@ file from someone else is a risk. This format holds only data: one file written 
 ``torch.load(weights_only=True)``, which refuses anything else. It holds
 
 - ``format``, ``format_version``, ``estimator`` (the class name) and ``sha256``;
-- ``params``: the estimator's parameters, JSON-like;
+- ``params``: the estimator's parameters, JSON-like (numpy scalars as Python's);
 - ``fitted``: the fitted attributes that transform / inverse_transform / sample / score
   need, the latent density's parameters included;
 - ``module``, ``optimizer``, ``generator``: the net's weights, Adam's state and the
   fit's random stream (so that ``warm_start`` continues a loaded model as it would
-  have continued the saved one); ``history``: the epochs' records.
+  have continued the saved one); ``history``: the records of the epochs and their batches.
 
 The file is written under a temporary name beside ``path`` and renamed over it at the
 end, so that a save that fails or is interrupted leaves a file already at ``path`` as it
@@ -60,6 +60,14 @@ def save_model(estimator, path):
         folder and then renamed to ``path``: a save that fails leaves a file already
         there unchanged.
 
+    Raises
+    ------
+    ValueError
+        Before anything is written, when the estimator holds what the file cannot: a
+        parameter (or a value of ``optimizer_params``) that is not None, a bool, a number,
+        a string, or a list, tuple, dict or numpy array of them (numpy scalars are saved
+        as Python's), a ``sampler`` estimator, or an optimizer outside ``torch.optim``.
+
     See Also
     --------
     load_model : read it back.
@@ -78,18 +86,18 @@ def save_model(estimator, path):
     """
     check_is_fitted(estimator)
     net = estimator.net_
+    # Everything is made plain data first, so that what the loader would refuse raises
+    # here, before a byte is written, and the checksum is that of what is written.
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
-        "params": _params(estimator),
-        "fitted": _fitted(estimator),
-        "module": {name: value.detach().cpu() for name, value in net.module_.state_dict().items()},
-        "optimizer": _to_cpu(net.optimizer_.state_dict()),
+        "params": {name: _as_data(value, name) for name, value in _params(estimator).items()},
+        "fitted": _as_data(_fitted(estimator), "fitted attributes"),
+        "module": _as_data(net.module_.state_dict(), "module weights"),
+        "optimizer": _as_data(net.optimizer_.state_dict(), "optimizer state"),
         "generator": net.iterator_train__generator.get_state(),
-        "history": json.dumps(
-            [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history], default=_history_value
-        ),
+        "history": json.dumps(list(net.history), default=_history_value),
     }
     payload["sha256"] = _digest(payload)
     _save_atomically(payload, os.fspath(path))
@@ -196,23 +204,36 @@ def _params(estimator):
             "save_model saves the string samplers ('gmm', 'gaussian', 'prior'); a sampler "
             "given as an estimator is code: pickle the estimator instead."
         )
-    return {name: _plain(name, value) for name, value in params.items()}
+    return params
 
 
-def _plain(name, value):
-    """``value`` as the plain Python data that ``weights_only`` loading accepts,
-    tuples and lists kept as they were given."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
+# What ``torch.load(weights_only=True)`` reads back, besides tensors and containers. Exact
+# types: numpy's float64 and str_ are subclasses of float and str, but pickled as numpy
+# objects, which the loader refuses.
+_PLAIN_TYPES = (type(None), bool, int, float, str)
+
+
+def _as_data(value, where):
+    """``value`` as data that ``weights_only`` loading accepts: numpy scalars and arrays
+    as Python scalars and lists, tensors detached on the CPU, dicts (an OrderedDict as a
+    dict), lists and tuples walked; anything else raises a ValueError naming ``where``."""
     if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_plain(name, item) for item in value)
+        value = value.item()
+    elif isinstance(value, np.ndarray):
+        value = value.tolist()
+    if type(value) in _PLAIN_TYPES:
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if type(value) in (list, tuple):
+        return type(value)(_as_data(item, f"{where}[{index}]") for index, item in enumerate(value))
     if isinstance(value, dict):
-        return {str(key): _plain(name, item) for key, item in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise ValueError(f"save_model cannot save {name}={value!r}: only plain values (a random_state as an int or None).")
+        return {_as_data(key, where): _as_data(item, f"{where}[{key!r}]") for key, item in value.items()}
+    raise ValueError(
+        f"save_model cannot save {where}={value!r} (a {type(value).__module__}.{type(value).__qualname__}): "
+        "a model file holds only None, bools, numbers, strings, lists, tuples, dicts, numpy arrays "
+        "and tensors (a random_state as an int or None). Pickle the estimator instead."
+    )
 
 
 def _history_value(value):
@@ -232,26 +253,21 @@ def _fitted(estimator):
     }
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
+    if hasattr(estimator, "best_epoch_"):
+        fitted["best_epoch_"] = int(estimator.best_epoch_)
     density = getattr(estimator, "density_", None)
     if density is not None:
         fitted["density"] = {
             "n_components": int(density.n_components),
+            "params": density.get_params(),
             "converged_": bool(density.converged_),
             "n_iter_": int(density.n_iter_),
             "lower_bound_": float(density.lower_bound_),
             **{name: torch.from_numpy(np.asarray(getattr(density, name))) for name in _MIXTURE_ARRAYS},
         }
+        if hasattr(density, "lower_bounds_"):  # scikit-learn >= 1.7
+            fitted["density"]["lower_bounds_"] = [float(bound) for bound in density.lower_bounds_]
     return fitted
-
-
-def _to_cpu(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, dict):
-        return {key: _to_cpu(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_cpu(item) for item in value)
-    return value
 
 
 def _digest(payload):
@@ -321,6 +337,8 @@ def _restore(estimator, payload, device):
     estimator.latent_singular_values_ = fitted["latent_singular_values_"].numpy()
     estimator._fit_dtype = np.dtype(fitted["fit_dtype"])
     estimator._remember_build(fitted["seed"], fitted["n_threads"])
+    if "best_epoch_" in fitted:
+        estimator.best_epoch_ = fitted["best_epoch_"]
     if "density" in fitted:
         estimator.density_ = _mixture(fitted["density"], estimator)
 
@@ -328,10 +346,13 @@ def _restore(estimator, payload, device):
 def _mixture(saved, estimator):
     if estimator.sampler == "prior":
         return standard_normal(estimator.latent_dim)
-    mixture = GaussianMixture(saved["n_components"], covariance_type="full")
+    # Files written before the mixture's parameters were saved hold its number of components only.
+    mixture = GaussianMixture(**saved.get("params", {"n_components": saved["n_components"], "covariance_type": "full"}))
     for name in _MIXTURE_ARRAYS:
         setattr(mixture, name, saved[name].numpy())
     mixture.converged_, mixture.n_iter_ = saved["converged_"], saved["n_iter_"]
     mixture.lower_bound_ = saved["lower_bound_"]
+    if "lower_bounds_" in saved:
+        mixture.lower_bounds_ = saved["lower_bounds_"]
     mixture.n_features_in_ = mixture.means_.shape[1]
     return mixture

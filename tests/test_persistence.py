@@ -1,11 +1,15 @@
 """save_model / load_model: model files that load without running code; pickle too."""
 
+import enum
+import fractions
 import pickle
 import zipfile
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import BaseEstimator
+from skorch import NeuralNet
 from torch import nn
 
 from sklearn_lorae import LoRAEGenerator, LoRAETransformer, _persistence, load_model, save_model
@@ -42,6 +46,113 @@ def test_round_trip_gives_bit_identical_outputs(estimator, dtype, digits, tmp_pa
     assert type(loaded) is type(estimator) and loaded.get_params() == estimator.get_params()
     assert loaded.n_iter_ == estimator.n_iter_ and loaded.latent_rank_ == estimator.latent_rank_
     _same_outputs(estimator, loaded, X)
+
+
+class _Activation(str, enum.Enum):
+    sigmoid = "sigmoid"
+
+
+def _numpy_scalars_for_every_parameter(estimator):
+    """Every parameter given as the numpy scalar a grid of np.logspace / np.arange / np.array
+    hands over: np.float64, np.int64, np.str_, np.bool_ (optimizer_params' values too)."""
+    as_numpy = {
+        **{name: np.float64(value) for name in ("alpha", "lr", "tol", "validation_fraction")
+           for value in [estimator.get_params()[name]]},
+        **{name: np.int64(value) for name in ("latent_dim", "n_linear", "max_epochs", "batch_size",
+                                              "n_iter_no_change", "verbose", "random_state")
+           for value in [estimator.get_params()[name]]},
+        "regularizer": np.str_(estimator.regularizer),
+        "rank": np.int64(2) if estimator.regularizer == "truncated" else np.str_(estimator.rank),
+        "hidden_layer_sizes": tuple(np.int64(size) for size in estimator.hidden_layer_sizes),
+        "output_activation": np.str_(estimator.output_activation),
+        "device": np.str_("cpu"),
+        "warm_start": np.bool_(True),
+        "early_stopping": np.bool_(True),
+        "optimizer_params": {"weight_decay": np.float64(1e-5), "betas": (np.float64(0.9), np.float64(0.99))},
+    }  # fmt: skip
+    if "sampler" in estimator.get_params():
+        as_numpy.update(sampler=np.str_(estimator.sampler), n_components=np.int64(2))
+    return estimator.set_params(**as_numpy)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [LoRAETransformer(**FAST), LoRAEGenerator(regularizer="truncated", **FAST)],
+    ids=["transformer", "generator rrae"],
+)
+def test_numpy_scalars_in_every_parameter_give_a_file_that_loads(estimator, digits, tmp_path):
+    X = digits[0][:200]
+    estimator = _numpy_scalars_for_every_parameter(estimator).fit(X)
+    # The optimizer keeps the numbers it was given in its own state.
+    assert type(estimator.net_.optimizer_.state_dict()["param_groups"][0]["lr"]) is np.float64
+    save_model(estimator, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    assert loaded.get_params() == estimator.get_params()
+    _same_outputs(estimator, loaded, X)
+    np.testing.assert_array_equal(estimator.fit(X).transform(X), loaded.fit(X).transform(X))  # warm_start
+
+
+def test_a_grid_search_winner_over_logspace_alphas_saves_and_loads(digits, tmp_path):
+    from sklearn.model_selection import GridSearchCV
+
+    X = digits[0][:200]
+    search = GridSearchCV(LoRAETransformer(**FAST), {"alpha": np.logspace(-4, -2, 3)}, cv=2).fit(X)
+    assert type(search.best_estimator_.alpha) is np.float64
+    save_model(search.best_estimator_, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    assert loaded.alpha == search.best_params_["alpha"]
+    _same_outputs(search.best_estimator_, loaded, X)
+
+
+def test_what_would_not_load_is_refused_before_anything_is_written(saved, digits):
+    before = saved.read_bytes()
+    # A str subclass passes the parameter checks, but its file would not load.
+    estimator = LoRAETransformer(output_activation=_Activation.sigmoid, **FAST).fit(digits[0][:100])
+    with pytest.raises(ValueError, match=r"cannot save output_activation=.*_Activation"):
+        save_model(estimator, saved)
+    estimator.set_params(output_activation="sigmoid", optimizer_params={"betas": (0.9, fractions.Fraction(99, 100))})
+    with pytest.raises(ValueError, match=r"cannot save optimizer_params\['betas'\]\[1\]=Fraction"):
+        save_model(estimator, saved)
+    assert saved.read_bytes() == before
+    assert [path.name for path in saved.parent.iterdir()] == [saved.name]
+
+
+def _assert_same(original, loaded, name):
+    """``loaded`` holds what ``original`` held: arrays equal, a net's weights, optimizer
+    state and history, an estimator's parameters and public fitted attributes."""
+    if isinstance(original, np.ndarray):
+        assert loaded.dtype == original.dtype, name
+        np.testing.assert_array_equal(loaded, original, err_msg=name)
+    elif isinstance(original, NeuralNet):
+        torch.testing.assert_close(loaded.module_.state_dict(), original.module_.state_dict(), rtol=0, atol=0)
+        torch.testing.assert_close(loaded.optimizer_.state_dict(), original.optimizer_.state_dict(), rtol=0, atol=0)
+        assert list(loaded.history) == list(original.history), name
+    elif isinstance(original, BaseEstimator):
+        assert type(loaded) is type(original) and loaded.get_params() == original.get_params(), name
+        fitted = sorted(key for key in vars(original) if key.endswith("_") and not key.startswith("_"))
+        assert sorted(key for key in vars(loaded) if key.endswith("_") and not key.startswith("_")) == fitted, name
+        for key in fitted:
+            _assert_same(getattr(original, key), getattr(loaded, key), f"{name}.{key}")
+    else:
+        assert loaded == original, name
+        assert type(loaded) is type(original) or isinstance(original, np.generic), name
+
+
+@pytest.mark.parametrize("cls", [LoRAETransformer, LoRAEGenerator])
+def test_every_documented_fitted_attribute_survives_the_round_trip(cls, digits, tmp_path):
+    docscrape = pytest.importorskip("numpydoc.docscrape", reason="reading the docstrings needs numpydoc")
+    documented = [attribute.name for attribute in docscrape.ClassDoc(cls)["Attributes"]]
+    assert {"n_features_in_", "best_epoch_", "net_"} <= set(documented)
+    X = digits[0][:200]
+    estimator = cls(early_stopping=True, **FAST).fit(X)
+    # As a fit on a DataFrame with string column names sets it (pandas is optional).
+    estimator.feature_names_in_ = np.array([f"pixel{i}" for i in range(X.shape[1])], dtype=object)
+    save_model(estimator, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    for name in documented:
+        assert hasattr(estimator, name), f"the fit of this test does not set {name}"
+        assert hasattr(loaded, name), f"{name} is lost by save_model / load_model"
+        _assert_same(getattr(estimator, name), getattr(loaded, name), name)
 
 
 def test_a_loaded_model_continues_training_as_the_saved_one_would(digits, tmp_path):
@@ -96,6 +207,14 @@ def test_altered_weights_are_refused(saved):
     torch.save(payload, saved)
     with pytest.raises(ValueError, match="checksum"):
         load_model(saved)
+
+
+def test_a_file_without_the_entries_added_later_still_loads(saved):
+    payload = torch.load(saved, weights_only=True)
+    del payload["fitted"]["density"]["params"], payload["fitted"]["density"]["lower_bounds_"]
+    payload["sha256"] = _persistence._digest({k: v for k, v in payload.items() if k != "sha256"})
+    torch.save(payload, saved)
+    assert load_model(saved).density_.get_params()["tol"] == 1e-3  # GaussianMixture's default
 
 
 def test_a_newer_format_is_refused(saved):
