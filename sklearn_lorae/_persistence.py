@@ -31,8 +31,11 @@ working for those.
 import hashlib
 import json
 import os
+import pickle
+import re
 import uuid
 import warnings
+import zipfile
 
 import numpy as np
 import torch
@@ -128,19 +131,18 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
     OSError
         When the file cannot be opened (e.g. FileNotFoundError), as :func:`open` raises it.
     ValueError
-        When the file is not a model file of this format, was altered or cut short, or
-        was written by a newer sklearn_lorae.
+        When the file is not a model file of this format (the message says what it is,
+        e.g. a pickle), was altered or cut short, or was written by a newer
+        sklearn_lorae; when ``encoder`` / ``decoder`` has another structure than the saved
+        one (the message names the first weights that differ).
     """
     from . import LoRAEGenerator, LoRAETransformer
 
     # A file that is not there or cannot be read raises open's OSError, not a broken file's.
     with open(path, "rb") as file:
-        try:
-            payload = torch.load(file, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - torch raises many types for broken files
-            raise ValueError(f"{path} is not a readable sklearn_lorae model file: {error}") from error
+        payload = _read_payload(file, path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an sklearn_lorae model file.")
+        raise ValueError(f"{path} is not an sklearn_lorae model file: it holds other data saved by torch.save.")
     version = payload.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(
@@ -298,6 +300,48 @@ def _digest(payload):
 
 
 # ----------------------------------------------------------------- loading
+def _read_payload(file, path):
+    """The dictionary in ``file``, or a ValueError that says what the file is instead.
+
+    What is not the zip archive of ``torch.save`` is told apart before torch reads it:
+    torch's own errors for other files advise loading with ``weights_only=False``, which
+    runs whatever code the file holds, and it warns about the pickle protocols it meets.
+    """
+    unreadable = f"{path} is not a readable sklearn_lorae model file"
+    head = file.read(4)
+    if not head:
+        raise ValueError(f"{unreadable}: it is empty.")
+    if head[:1] == b"\x80" and head[1] in range(2, 6):  # the PROTO opcode of pickle protocols 2 to 5
+        raise ValueError(
+            f"{path} is a pickle file, not an sklearn_lorae model file (written by save_model); "
+            "open trusted pickles with pickle.load."
+        )
+    if head != b"PK\x03\x04":
+        raise ValueError(f"{unreadable}: save_model writes a zip archive, and this file is not one.")
+    file.seek(0)
+    try:
+        names = zipfile.ZipFile(file).namelist()
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{unreadable}: the zip archive is damaged or cut short ({error}).") from None
+    if any(name.endswith("/constants.pkl") for name in names):
+        raise ValueError(f"{path} is a TorchScript archive (torch.jit.save), not an sklearn_lorae model file.")
+    if not any(name.endswith("/data.pkl") for name in names):
+        raise ValueError(f"{unreadable}: it is a zip archive of other files.")
+    file.seek(0)
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        needed = re.search(r"GLOBAL (\S+) was not an allowed global", str(error))
+        raise ValueError(
+            f"{unreadable}: it holds Python objects, not only data"
+            + (f" (it asks for {needed.group(1)})" if needed else "")
+            + ". save_model writes data only; this file was written otherwise or altered."
+        ) from None
+    except Exception as error:  # noqa: BLE001 - torch raises many types for broken archives
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{unreadable}: {reason}") from error
+
+
 def _load_device(saved, requested):
     from ._validation import resolve_device
 
@@ -326,6 +370,7 @@ def _restore(estimator, payload, device):
         bottleneck.basis = torch.empty_like(payload["module"]["bottleneck.basis"], device=device)
     if fitted["rank_"] is not None:
         bottleneck.rank = fitted["rank_"]
+    _check_same_structure(net.module_.state_dict(), payload["module"])
     net.module_.load_state_dict(payload["module"])
     net.optimizer_.load_state_dict(payload["optimizer"])
     net.iterator_train__generator.set_state(payload["generator"])
@@ -341,6 +386,23 @@ def _restore(estimator, payload, device):
         estimator.best_epoch_ = fitted["best_epoch_"]
     if "density" in fitted:
         estimator.density_ = _mixture(fitted["density"], estimator)
+
+
+def _check_same_structure(expected, saved):
+    """The ValueError that load_model promises when a given encoder / decoder has another
+    structure than the saved one's (torch's load_state_dict raises a RuntimeError)."""
+    hint = "pass an encoder / decoder of the saved structure to load_model"
+    for name, weights in saved.items():
+        if name not in expected:
+            raise ValueError(f"The saved model has weights {name!r}, which the given modules lack: {hint}.")
+        if weights.shape != expected[name].shape:
+            raise ValueError(
+                f"The saved weights {name!r} have shape {tuple(weights.shape)}, but the given module's "
+                f"have shape {tuple(expected[name].shape)}: {hint}."
+            )
+    missing = [name for name in expected if name not in saved]
+    if missing:
+        raise ValueError(f"The given modules have weights {missing[0]!r}, which the saved model lacks: {hint}.")
 
 
 def _mixture(saved, estimator):

@@ -2,7 +2,9 @@
 
 import enum
 import fractions
+import io
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
@@ -163,6 +165,31 @@ def test_a_loaded_model_continues_training_as_the_saved_one_would(digits, tmp_pa
     np.testing.assert_array_equal(estimator.fit(X).transform(X), loaded.fit(X).transform(X))
 
 
+@pytest.mark.parametrize(
+    "skeleton, message",
+    [
+        (
+            nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 4)),
+            r"saved weights '0\.weight' have shape \(16, 64\), but the given module's have shape \(32, 64\)",
+        ),
+        (
+            nn.Sequential(nn.Linear(64, 16), nn.ReLU()),
+            r"saved model has weights '2\.weight', which the given modules lack",
+        ),
+        (
+            nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4), nn.ReLU(), nn.Linear(4, 4)),
+            r"given modules have weights '4\.weight', which the saved model lacks",
+        ),
+    ],
+    ids=["shape", "missing", "unexpected"],
+)
+def test_custom_modules_of_another_structure_are_refused_with_a_value_error(skeleton, message, digits, tmp_path):
+    encoder = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4))
+    save_model(LoRAETransformer(encoder=encoder, **FAST).fit(digits[0][:100]), tmp_path / "model.pt")
+    with pytest.raises(ValueError, match=message.replace("'", "'encoder\\.", 1)):
+        load_model(tmp_path / "model.pt", encoder=skeleton)
+
+
 def test_custom_modules_need_their_skeletons_at_load_time(digits, tmp_path):
     X = digits[0][:100]
     estimator = LoRAETransformer(encoder=nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4)), **FAST)
@@ -197,8 +224,9 @@ def saved(digits, tmp_path):
 def test_a_truncated_file_is_refused(saved):
     data = saved.read_bytes()
     saved.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="not a readable sklearn_lorae model file"):
+    with pytest.raises(ValueError, match="not a readable sklearn_lorae model file") as raised:
         load_model(saved)
+    _assert_no_unsafe_advice(raised.value)
 
 
 def test_altered_weights_are_refused(saved):
@@ -255,6 +283,55 @@ def test_a_save_that_fails_leaves_the_file_there_as_it_was(saved, digits, monkey
     assert [path.name for path in saved.parent.iterdir()] == [saved.name]
 
 
+def _torchscript_archive():
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit, deprecated in favour of torch.export
+        torch.jit.save(torch.jit.script(nn.Linear(2, 2)), buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (lambda: pickle.dumps(LoRAETransformer()), r"is a pickle file, not an sklearn_lorae model file.*pickle\.load"),
+        (lambda: b"not a model, not a pickle", "not a readable sklearn_lorae model file: .*not one"),
+        (lambda: b"", "not a readable sklearn_lorae model file: it is empty"),
+        (_torchscript_archive, "is a TorchScript archive"),
+        (
+            lambda: _zip_of({"notes.txt": "hello"}),
+            "not a readable sklearn_lorae model file: .*zip archive of other files",
+        ),
+    ],
+    ids=["pickle", "junk", "empty", "torchscript", "other zip"],
+)
+def test_a_file_of_another_kind_is_named_without_torchs_advice(content, message, tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(content())
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ValueError, match=message) as raised:
+        warnings.simplefilter("always")
+        load_model(path)
+    _assert_no_unsafe_advice(raised.value)
+    assert [str(warning.message) for warning in caught] == []  # torch warns of pickle protocols, TorchScript
+
+
+def _zip_of(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def _assert_no_unsafe_advice(error):
+    """Nothing of torch's advice to load with weights_only=False, in the message or in the
+    errors a traceback shows with it."""
+    while error is not None:
+        for advice in ("weights_only", "arbitrary code", "file an issue", "safe_globals"):
+            assert advice not in str(error), str(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+
+
 class _RunsCode:
     def __reduce__(self):
         return (exec, ("import pathlib; pathlib.Path('ran').write_text('!')",))
@@ -265,9 +342,10 @@ def test_a_file_that_would_run_code_is_refused_without_running_it(saved, tmp_pat
     payload = torch.load(saved, weights_only=True)
     payload["fitted"]["n_iter_"] = _RunsCode()
     torch.save(payload, saved)
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ValueError, match="not a readable.*Python objects.*asks for .*exec") as raised:
         load_model(saved)
     assert not (tmp_path / "ran").exists()
+    _assert_no_unsafe_advice(raised.value)
 
 
 def _as_if_on_cuda(monkeypatch):
