@@ -48,7 +48,7 @@ try:
     import dask.array as da
     from distributed import Client, LocalCluster
 except ImportError as error:
-    raise ImportError(f'{error}: this benchmark needs Dask, pip install "sklearn_lorae[dask]"') from None
+    raise ImportError(f'{error}: this benchmark needs Dask: pip install ".[dask]" in this checkout') from None
 
 VARIANTS = {
     "grid": ("n_jobs_1", "loky_2", "dask_processes", "dask_threads"),

@@ -126,7 +126,7 @@ def _save_samples(generators, path, random_state):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print('\nmatplotlib is not installed: no image (pip install "sklearn_lorae[plot]").')
+        print("\nmatplotlib is not installed: no image (pip install matplotlib).")
         return
     from .plotting import plot_image_grid
 

