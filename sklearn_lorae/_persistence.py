@@ -54,6 +54,8 @@ _MIXTURE_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisi
 def save_model(estimator, path):
     """Save a fitted estimator to ``path`` in a format that loads without running code.
 
+    Read more in the :ref:`User Guide <saving_loading>`.
+
     Parameters
     ----------
     estimator : LoRAETransformer or LoRAEGenerator
@@ -108,6 +110,8 @@ def save_model(estimator, path):
 
 def load_model(path, *, encoder=None, decoder=None, device=None):
     """Load an estimator written by :func:`save_model`, without unpickling code.
+
+    Read more in the :ref:`User Guide <saving_loading>`.
 
     Parameters
     ----------

@@ -27,6 +27,8 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
     data; :meth:`sample` decodes draws from it (the "ex-post density estimation" of
     Ghosh et al. that the LoRAE paper uses).
 
+    Read more in the :ref:`User Guide <generating>`.
+
     Parameters
     ----------
 {SHARED_PARAMETERS_DOC}

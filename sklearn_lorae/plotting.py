@@ -152,6 +152,8 @@ def plot_image_grid(
 def plot_latent_spectrum(spectrum, *, ax=None, normalize=True, label=None, **plot_kwargs):
     """Plot a latent singular-value spectrum on a log scale (the LoRAE paper's Figure 2).
 
+    Read more in the :ref:`User Guide <measuring_rank>`.
+
     Parameters
     ----------
     spectrum : fitted estimator or array-like of shape (latent_dim,)

@@ -16,6 +16,8 @@ class LoRAETransformer(BaseLowRankAutoencoder):
     ``inverse_transform`` decodes them. Training runs in a skorch ``NeuralNet``
     (``net_``), on CUDA when available.
 
+    Read more in the :ref:`User Guide <concepts>`.
+
     Parameters
     ----------
 {SHARED_PARAMETERS_DOC}

@@ -186,6 +186,8 @@ def extract_real_fake(X_real, X_fake, settings):
     Use it to cache the statistics of a reference set (with :func:`feature_statistics`)
     or to reuse features across several metrics.
 
+    Read more in the :ref:`User Guide <which_features>`.
+
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)

@@ -45,6 +45,8 @@ from ._common import check_features, check_same_width, docstring
     ``scipy.linalg.sqrtm``: the result is real, finite and non-negative, also when a
     covariance is singular.
 
+    Read more in the :ref:`User Guide <evaluating_generators>`.
+
     Parameters
     ----------
 {FEATURE_SETS_DOC}
@@ -114,6 +116,8 @@ def frechet_distance_from_stats(mean_a, cov_a, mean_b, cov_b):
     Lets the statistics of a reference set be computed once (with
     :func:`feature_statistics`) and compared with many others.
 
+    Read more in the :ref:`User Guide <evaluating_generators>`.
+
     Parameters
     ----------
     mean_a : array-like of shape (n_features,)
@@ -160,6 +164,8 @@ def frechet_distance_from_stats(mean_a, cov_a, mean_b, cov_b):
 def feature_statistics(features):
     """Mean and covariance of a set of features, the input of
     :func:`frechet_distance_from_stats`.
+
+    Read more in the :ref:`User Guide <evaluating_generators>`.
 
     Parameters
     ----------

@@ -40,6 +40,8 @@ _BLOCK_BYTES = 32 * 2**20
     distance, its expectation does not depend on the number of samples, and it makes
     no Gaussian assumption.
 
+    Read more in the :ref:`User Guide <evaluating_generators>`.
+
     Parameters
     ----------
 {FEATURE_SETS_DOC}

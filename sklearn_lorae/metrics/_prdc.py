@@ -45,6 +45,8 @@ _PARAMETERS = {
     data the generator covers: diversity). A ball's radius is the distance from its
     centre to the k-th nearest other sample of its own set.
 
+    Read more in the :ref:`User Guide <evaluating_generators>`.
+
     Parameters
     ----------
 {REAL_FAKE_FEATURES_DOC}
@@ -108,6 +110,8 @@ def precision_recall(features_real, features_fake, *, nearest_k=3):
     fraction of real samples whose ball contains at least one fake sample (diversity).
     Unlike precision and recall, both use only the real samples' balls, so that
     outliers among the fakes do not inflate them.
+
+    Read more in the :ref:`User Guide <evaluating_generators>`.
 
     Parameters
     ----------

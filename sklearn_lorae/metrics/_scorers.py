@@ -87,6 +87,8 @@ _NOTES = """\
     scores, so it picks the lowest FID or KID and the highest precision, recall,
     density or coverage.
 
+    Read more in the :ref:`User Guide <generation_scorers>`.
+
     Parameters
     ----------
     metric : {{"fid", "kid", "precision", "recall", "density", "coverage"}}, \
@@ -175,6 +177,8 @@ def make_generation_scorer(
     ``-fid_score(X, estimator.sample(n_samples or len(X)))``, the negated FID:
     ``GridSearchCV`` maximises scores, so it picks the lowest FID. The same as
     ``make_generation_scorer("fid", ...)``.
+
+    Read more in the :ref:`User Guide <generation_scorers>`.
 
     Parameters
     ----------

@@ -36,6 +36,8 @@ from ._prdc import manifold_scores
     FID of Heusel et al. (2017); the figures compare with published FIDs as far as the
     network's weights are those of the standard graph (see Notes).
 
+    Read more in the :ref:`User Guide <evaluating_generators>`.
+
     Parameters
     ----------
     X_real : array-like of shape (n_samples_real, n_features) or None
@@ -140,6 +142,8 @@ def fid_score(
     FID, its expectation does not depend on the number of samples: prefer it to
     compare models on a few hundred or thousand samples.
 
+    Read more in the :ref:`User Guide <evaluating_generators>`.
+
     Parameters
     ----------
 {DATA_DOC}
@@ -219,6 +223,8 @@ LOWER_IS_BETTER = frozenset({"fid", "kid"})
     Extracts the features of both sets once and computes each metric asked for: FID
     (:func:`frechet_distance`), KID (:func:`kernel_distance`), precision and recall
     (:func:`precision_recall`), density and coverage (:func:`density_coverage`).
+
+    Read more in the :ref:`User Guide <evaluating_generators>`.
 
     Parameters
     ----------

@@ -18,6 +18,8 @@ def latent_singular_values(Z):
     values are its eigenvalues, the variances along the principal directions of the
     latent space.
 
+    Read more in the :ref:`User Guide <measuring_rank>`.
+
     Parameters
     ----------
     Z : array-like of shape (n_samples, latent_dim)
@@ -51,6 +53,8 @@ def latent_singular_values(Z):
 
 def latent_rank(singular_values, tol=DEFAULT_RANK_TOL):
     """Number of significant directions in a latent spectrum.
+
+    Read more in the :ref:`User Guide <measuring_rank>`.
 
     Parameters
     ----------
