@@ -19,6 +19,7 @@ setting comes back when the last one leaves, whatever the order they finish in.
 import contextlib
 import threading
 
+import threadpoolctl
 import torch
 from threadpoolctl import ThreadpoolController
 from torch.utils.flop_counter import FlopCounterMode
@@ -54,7 +55,24 @@ def threadpool_controller():
 
 def blas_limits(n_threads):
     """threadpoolctl's limiter of BLAS threads (a context manager that restores on exit)."""
+    _take_openblas_control()
     return threadpool_controller().limit(limits=n_threads, user_api="blas")
+
+
+def _take_openblas_control():
+    """Let the calling thread set OpenBLAS's thread count.
+
+    An OpenBLAS built on pthreads has one pool for the process, and threadpoolctl (from
+    3.6) lets only the first thread that set its size set it again: in any other thread a
+    limit is silently ignored until that thread clears its control, which a limiter used
+    outside a ``with`` block never does. A fit in a Dask or joblib thread then ran its
+    latent density's linear algebra on every BLAS thread instead of one, and its samples
+    differed from the same fit run alone by float rounding. The limits of this module are
+    applied under ``_lock``, so whichever thread applies them may take control.
+    """
+    controller = getattr(threadpoolctl, "OpenBLASController", None)
+    if hasattr(controller, "clear_controlling_thread"):
+        controller.clear_controlling_thread(force=True)
 
 
 def training_step_flops(module, batch):
@@ -99,6 +117,7 @@ def _apply_limits():
     global _caller_threads, _blas_limits
     if not _requests:
         # BLAS first: restoring a BLAS that shares torch's OpenMP runtime resets it too.
+        _take_openblas_control()
         _blas_limits.restore_original_limits()
         torch.set_num_threads(_caller_threads)
         _caller_threads = _blas_limits = None
