@@ -104,8 +104,6 @@ def _fit_outputs(X, seed, regularizer):
     return weights, estimator.transform(X), estimator.sample(5, random_state=0)
 
 
-
-
 @pytest.mark.parametrize("regularizer", ["nuclear", "variational", "wae"])
 def test_fits_in_threads_give_the_results_of_each_fit_alone(digits, regularizer):
     X = digits[0][:300]
