@@ -173,8 +173,11 @@ class TrainingMixin:
         # The modules' initialisers draw from torch's global generator: seeded for the
         # construction only, under a lock, so that fits in other threads neither see
         # nor move this fit's stream, and the caller's state is restored.
-        with _seeded_torch(seed, device):
-            module = self._build_module(image_shape)
+        # The nets train in float32 whatever torch's default dtype (GPyTorch and BoTorch
+        # users set float64): built under a float32 default, so that a seed draws the
+        # same weights, and converted, for a custom encoder / decoder built in another.
+        with _seeded_torch(seed, device), _float32_by_default():
+            module = self._build_module(image_shape).to(torch.float32)
         net = AutoencoderNet(
             module=module,
             criterion=nn.MSELoss,
@@ -361,6 +364,18 @@ def _same_param(a, b):
 
 # Held while torch's global generators are seeded: two fits in threads must not interleave.
 _GLOBAL_RNG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _float32_by_default():
+    """torch's default dtype float32 for the block, the caller's restored afterwards.
+    Process-wide, as the seeding of torch's generators is: used under the same lock."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(default)
 
 
 @contextlib.contextmanager
