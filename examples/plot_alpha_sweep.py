@@ -35,7 +35,10 @@ ranks = [model.latent_rank_ for model in sweep]
 errors = [-model.score(X_test) for model in sweep]
 for alpha, rank, error in zip(alphas, ranks, errors):
     print(f"alpha={alpha:7.1e}: latent rank {rank:2d}, test MSE {error:.4f}")
-print(f"plain AE     : latent rank {plain.latent_rank_:2d}, test MSE {-plain.score(X_test):.4f}")
+print(
+    f"plain AE     : latent rank {plain.latent_rank_:2d}, "
+    f"test MSE {-plain.score(X_test):.4f}"
+)
 
 # %%
 # The trade-off

@@ -26,7 +26,10 @@ normal, anomalous = X[y != 9], X[y == 9]
 X_train, X_normal_test = train_test_split(normal, test_size=0.3, random_state=0)
 X_test = np.vstack([X_normal_test, anomalous])
 is_anomaly = np.r_[np.zeros(len(X_normal_test)), np.ones(len(anomalous))]
-print(f"{len(X_train)} training rows; test: {len(X_normal_test)} normal, {len(anomalous)} anomalies")
+print(
+    f"{len(X_train)} training rows; "
+    f"test: {len(X_normal_test)} normal, {len(anomalous)} anomalies"
+)
 
 # %%
 # Four detectors
@@ -42,14 +45,20 @@ from sklearn_lorae import LoRAETransformer
 latent_dim = 16
 detectors = {
     "LoRAE": LoRAETransformer(latent_dim=latent_dim, random_state=0),
-    "plain AE": LoRAETransformer(latent_dim=latent_dim, regularizer="none", random_state=0),
+    "plain AE": LoRAETransformer(
+        latent_dim=latent_dim, regularizer="none", random_state=0
+    ),
 }
-scores = {name: model.fit(X_train).score_samples(X_test) for name, model in detectors.items()}
+scores = {
+    name: model.fit(X_train).score_samples(X_test) for name, model in detectors.items()
+}
 
 pca = PCA(n_components=latent_dim, random_state=0).fit(X_train)
 reconstruction = pca.inverse_transform(pca.transform(X_test))
 scores["PCA"] = -((X_test - reconstruction) ** 2).mean(axis=1)
-scores["IsolationForest"] = IsolationForest(random_state=0).fit(X_train).score_samples(X_test)
+scores["IsolationForest"] = (
+    IsolationForest(random_state=0).fit(X_train).score_samples(X_test)
+)
 
 auc = {name: roc_auc_score(is_anomaly, -score) for name, score in scores.items()}
 for name, value in auc.items():

@@ -5,8 +5,8 @@ Grid search on a Dask cluster
 
 :class:`~sklearn.model_selection.GridSearchCV` hands its fits to joblib, and joblib can
 hand them to a `Dask <https://distributed.dask.org>`_ cluster: inside
-``joblib.parallel_backend("dask")``, every fit of every candidate and fold runs as a task
-on the cluster's workers, and only the scores come back. The search is the one that
+``joblib.parallel_backend("dask")``, every fit of every candidate and fold runs as a
+task on the cluster's workers, and only the scores come back. The search is the one that
 ``n_jobs=1`` runs, score for score: on the CPU, with the same seeds, the results are
 identical bit for bit. See :ref:`scaling` for clusters of several machines and GPUs.
 """
@@ -70,7 +70,9 @@ with joblib.parallel_backend("dask"):
 # ``cv_results_`` is gathered on the client, as with any backend. The refit of the best
 # candidate on all the training rows ran here, in the client's process.
 results = search.cv_results_
-print(f"{'alpha':>8} {'latent_dim':>10} {'FID':>8} {'+/-':>6} {'rank':>4} {'fit (s)':>7}")
+print(
+    f"{'alpha':>8} {'latent_dim':>10} {'FID':>8} {'+/-':>6} {'rank':>4} {'fit (s)':>7}"
+)
 for params, score, std, rank, seconds in zip(
     results["params"],
     results["mean_test_score"],
@@ -78,7 +80,10 @@ for params, score, std, rank, seconds in zip(
     results["rank_test_score"],
     results["mean_fit_time"],
 ):
-    print(f"{params['alpha']:8.0e} {params['latent_dim']:10d} {-score:8.3f} {std:6.3f} {rank:4d} {seconds:7.2f}")
+    print(
+        f"{params['alpha']:8.0e} {params['latent_dim']:10d} {-score:8.3f} "
+        f"{std:6.3f} {rank:4d} {seconds:7.2f}"
+    )
 print("best:", search.best_params_)
 
 client.close()
@@ -94,11 +99,18 @@ from sklearn_lorae.plotting import plot_image_grid
 alphas, widths = search.param_grid["alpha"], search.param_grid["latent_dim"]
 fids = -np.array(
     [
-        [results["mean_test_score"][results["params"].index({"alpha": a, "latent_dim": w})] for w in widths]
+        [
+            results["mean_test_score"][
+                results["params"].index({"alpha": a, "latent_dim": w})
+            ]
+            for w in widths
+        ]
         for a in alphas
     ]
 )
-fig, (ax_fid, ax_samples) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", width_ratios=[1, 1.3])
+fig, (ax_fid, ax_samples) = plt.subplots(
+    1, 2, figsize=(10, 3.6), layout="constrained", width_ratios=[1, 1.3]
+)
 image = ax_fid.imshow(fids, cmap="viridis_r")
 ax_fid.set_xticks(range(len(widths)), [str(w) for w in widths])
 ax_fid.set_yticks(range(len(alphas)), [f"{a:.0e}" for a in alphas])
@@ -106,8 +118,17 @@ ax_fid.set_xlabel("latent_dim")
 ax_fid.set_ylabel("alpha")
 for (row, column), fid in np.ndenumerate(fids):
     light = image.norm(fid) < 0.5  # the yellow end of the reversed map
-    ax_fid.text(column, row, f"{fid:.2f}", ha="center", va="center", color="black" if light else "white")
+    ax_fid.text(
+        column,
+        row,
+        f"{fid:.2f}",
+        ha="center",
+        va="center",
+        color="black" if light else "white",
+    )
 fig.colorbar(image, ax=ax_fid, label="FID on validation folds (lower is better)")
 samples = search.best_estimator_.sample(40, random_state=0)
-plot_image_grid(samples, n_cols=10, ax=ax_samples, vmin=0, vmax=1, title="samples of the best model")
+plot_image_grid(
+    samples, n_cols=10, ax=ax_samples, vmin=0, vmax=1, title="samples of the best model"
+)
 plt.show()

@@ -27,7 +27,9 @@ X = X / 16.0
 X_train, X_test = train_test_split(X, test_size=0.25, stratify=y, random_state=0)
 
 generators = {
-    sampler: LoRAEGenerator(latent_dim=32, max_epochs=50, sampler=sampler, random_state=0).fit(X_train)
+    sampler: LoRAEGenerator(
+        latent_dim=32, max_epochs=50, sampler=sampler, random_state=0
+    ).fit(X_train)
     for sampler in ["gmm", "gaussian"]
 }
 print(f"latent rank: {generators['gmm'].latent_rank_} of 32")
@@ -45,10 +47,14 @@ from sklearn_lorae.plotting import plot_image_grid
 
 n_shown = 40
 fig, axes = plt.subplots(3, 1, figsize=(5.5, 7), layout="constrained")
-plot_image_grid(X_test[:n_shown], n_cols=10, ax=axes[0], vmin=0, vmax=1, title="held-out digits")
+plot_image_grid(
+    X_test[:n_shown], n_cols=10, ax=axes[0], vmin=0, vmax=1, title="held-out digits"
+)
 for ax, (sampler, generator) in zip(axes[1:], generators.items()):
     samples = generator.sample(n_shown, random_state=0)
-    plot_image_grid(samples, n_cols=10, ax=ax, vmin=0, vmax=1, title=f'sampler="{sampler}"')
+    plot_image_grid(
+        samples, n_cols=10, ax=ax, vmin=0, vmax=1, title=f'sampler="{sampler}"'
+    )
 plt.show()
 
 # %%

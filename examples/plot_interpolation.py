@@ -22,7 +22,9 @@ from sklearn_lorae import LoRAETransformer
 
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, test_size=0.25, stratify=y, random_state=0
+)
 
 common = dict(latent_dim=32, max_epochs=50, random_state=0)
 autoencoders = {

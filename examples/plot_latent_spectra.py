@@ -35,7 +35,9 @@ methods = {
     "LoRAE": "nuclear",
 }
 autoencoders = {
-    name: LoRAETransformer(latent_dim=32, regularizer=regularizer, max_epochs=40, random_state=0).fit(X_train)
+    name: LoRAETransformer(
+        latent_dim=32, regularizer=regularizer, max_epochs=40, random_state=0
+    ).fit(X_train)
     for name, regularizer in methods.items()
 }
 
@@ -52,7 +54,9 @@ from sklearn_lorae.plotting import plot_latent_spectrum
 
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 for name, autoencoder in autoencoders.items():
-    plot_latent_spectrum(autoencoder, ax=ax, label=f"{name} (rank {autoencoder.latent_rank_})")
+    plot_latent_spectrum(
+        autoencoder, ax=ax, label=f"{name} (rank {autoencoder.latent_rank_})"
+    )
 ax.axhline(1e-3, color="grey", linestyle=":", label="rank threshold")
 ax.set_title("Latent singular values on digits (latent_dim=32)")
 ax.legend()

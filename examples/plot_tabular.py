@@ -15,7 +15,8 @@ of a logistic regression and compares it with PCA of the same width.
 # 569 tumours, 30 features of very different scales, two classes. Features of different
 # units need standardising before an autoencoder, as before PCA: its loss is the mean
 # squared error over the features, which large-valued features would dominate. The
-# default ``output_activation="identity"`` suits standardised data, which is not bounded.
+# default ``output_activation="identity"`` suits standardised data, which is not
+# bounded.
 from sklearn.datasets import load_breast_cancer
 
 X, y = load_breast_cancer(return_X_y=True)
@@ -36,16 +37,29 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_lorae import LoRAETransformer
 
 latent_dim = 8
-lorae = LoRAETransformer(latent_dim=latent_dim, hidden_layer_sizes=(64,), max_epochs=60, batch_size=64, random_state=0)
+lorae = LoRAETransformer(
+    latent_dim=latent_dim,
+    hidden_layer_sizes=(64,),
+    max_epochs=60,
+    batch_size=64,
+    random_state=0,
+)
 pipelines = {
     "all 30 features": make_pipeline(StandardScaler(), LogisticRegression()),
     f"PCA ({latent_dim})": make_pipeline(
-        StandardScaler(), PCA(latent_dim, random_state=0), StandardScaler(), LogisticRegression()
+        StandardScaler(),
+        PCA(latent_dim, random_state=0),
+        StandardScaler(),
+        LogisticRegression(),
     ),
-    f"LoRAE ({latent_dim})": make_pipeline(StandardScaler(), lorae, StandardScaler(), LogisticRegression()),
+    f"LoRAE ({latent_dim})": make_pipeline(
+        StandardScaler(), lorae, StandardScaler(), LogisticRegression()
+    ),
 }
 cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-scores = {name: cross_val_score(pipeline, X, y, cv=cv) for name, pipeline in pipelines.items()}
+scores = {
+    name: cross_val_score(pipeline, X, y, cv=cv) for name, pipeline in pipelines.items()
+}
 for name, fold_scores in scores.items():
     print(f"{name:>16}: accuracy {fold_scores.mean():.3f} +/- {fold_scores.std():.3f}")
 
@@ -70,7 +84,9 @@ codes = embedding.transform(X)
 leading = PCA(n_components=2, random_state=0).fit_transform(codes)
 
 fig, (ax_spectrum, ax_codes) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-plot_latent_spectrum(pca[-1].explained_variance_, ax=ax_spectrum, label="PCA of the data")
+plot_latent_spectrum(
+    pca[-1].explained_variance_, ax=ax_spectrum, label="PCA of the data"
+)
 plot_latent_spectrum(embedding[-1], ax=ax_spectrum, label="LoRAE codes")
 ax_spectrum.set_title("Spectra")
 ax_spectrum.legend()
