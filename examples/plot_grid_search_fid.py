@@ -52,7 +52,10 @@ from sklearn_lorae import LoRAEGenerator
 alphas = [1e-4, 1e-3, 1e-2]
 search = GridSearchCV(
     LoRAEGenerator(latent_dim=32, max_epochs=40, random_state=0),
-    param_grid=[{"regularizer": ["nuclear"], "alpha": alphas}, {"regularizer": ["none"]}],
+    param_grid=[
+        {"regularizer": ["nuclear"], "alpha": alphas},
+        {"regularizer": ["none"]},
+    ],
     scoring=fid_scorer,
     cv=3,
 ).fit(X_train)
@@ -83,8 +86,12 @@ from sklearn_lorae.plotting import plot_image_grid
 test_fid = -fid_scorer(search.best_estimator_, X_test)
 print(f"FID of the refitted best model on the test set: {test_fid:.3f}")
 
-is_lorae = np.array([params["regularizer"] == "nuclear" for params in results["params"]])
-fig, (ax_fid, ax_samples) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", width_ratios=[1, 1.2])
+is_lorae = np.array(
+    [params["regularizer"] == "nuclear" for params in results["params"]]
+)
+fig, (ax_fid, ax_samples) = plt.subplots(
+    1, 2, figsize=(10, 3.6), layout="constrained", width_ratios=[1, 1.2]
+)
 ax_fid.errorbar(
     alphas,
     fids[is_lorae],

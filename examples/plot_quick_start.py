@@ -19,7 +19,9 @@ from sklearn.model_selection import train_test_split
 
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, test_size=0.25, stratify=y, random_state=0
+)
 
 # %%
 # Two pipelines of the same width
@@ -90,5 +92,6 @@ for ax, (name, images) in zip(axes, rows.items()):
 
 for name, estimator in [("PCA", pca), ("LoRAE", lorae)]:
     reconstruction = estimator.inverse_transform(estimator.transform(X_test))
-    print(f"{name:>5}: test reconstruction MSE {np.mean((X_test - reconstruction) ** 2):.4f}")
+    mse = np.mean((X_test - reconstruction) ** 2)
+    print(f"{name:>5}: test reconstruction MSE {mse:.4f}")
 plt.show()
