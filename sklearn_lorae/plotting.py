@@ -74,7 +74,9 @@ def plot_image_grid(
         Images per row of the grid. None makes the grid roughly square.
 
     ax : matplotlib Axes, default=None
-        Where to draw; None draws on the current Axes.
+        Where to draw; None draws into a new figure of its own (as the ``plot`` of
+        scikit-learn's displays does), never into the current Axes, which may be
+        another plot's.
 
     cmap : str or Colormap, default="gray_r"
         Colormap of grey images ("gray_r" draws high values dark, as ink on paper, the
@@ -137,7 +139,7 @@ def plot_image_grid(
         canvas[top : top + height, left : left + width] = image
 
     if ax is None:
-        ax = plt.gca()
+        _, ax = plt.subplots()
     if channels == 1:
         ax.imshow(canvas[:, :, 0], cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
     else:
@@ -163,7 +165,9 @@ def plot_latent_spectrum(spectrum, *, ax=None, normalize=True, label=None, **plo
         :func:`~sklearn_lorae.metrics.latent_singular_values`.
 
     ax : matplotlib Axes, default=None
-        Where to draw; None draws on the current Axes.
+        Where to draw; None draws into a new figure of its own (as the ``plot`` of
+        scikit-learn's displays does), never into the current Axes, which may be
+        another plot's.
 
     normalize : bool, default=True
         Divide by the largest singular value, so that spectra of models whose codes
@@ -199,7 +203,7 @@ def plot_latent_spectrum(spectrum, *, ax=None, normalize=True, label=None, **plo
     shown = np.where(values > 0, values, np.nan)
 
     if ax is None:
-        ax = plt.gca()
+        _, ax = plt.subplots()
     plot_kwargs.setdefault("marker", ".")
     ax.plot(np.arange(1, values.size + 1), shown, label=label, **plot_kwargs)
     ax.set_yscale("log")
