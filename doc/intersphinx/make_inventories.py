@@ -60,6 +60,17 @@ SKLEARN = [
     ),
     # Labels that the docstrings of inherited scikit-learn methods (set_output,
     # get_metadata_routing) refer to.
+    ("sklearn.base.clone", "py:function", "modules/generated/$.html#$", "-"),
+    # Methods that the examples call (sphinx-gallery links them in the code).
+    *(
+        (f"{cls}.{method}", "py:method", f"modules/generated/{cls}.html#$", "-")
+        for cls, methods in [
+            ("sklearn.decomposition.PCA", ["inverse_transform", "transform"]),
+            ("sklearn.model_selection.GridSearchCV", ["fit"]),
+            ("sklearn.pipeline.Pipeline", ["fit", "score", "transform"]),
+        ]
+        for method in methods
+    ),
     ("metadata_routing", "std:label", "metadata_routing.html#metadata-routing", "Metadata Routing"),
     (
         "df_output_transform",
@@ -117,16 +128,42 @@ PYTHON = [
 
 JOBLIB = [
     ("joblib", "py:module", "index.html", "-"),
-    ("joblib.parallel_backend", "py:function", "generated/$.html#$", "-"),
+    ("joblib.parallel_backend", "py:class", "generated/$.html#$", "-"),
+    ("joblib.parallel_config", "py:class", "generated/$.html#$", "-"),
 ]
 
 DISTRIBUTED = [
     ("distributed.Client", "py:class", "api.html#$", "-"),
     ("distributed.LocalCluster", "py:class", "api.html#$", "-"),
+    ("distributed.Client.close", "py:method", "api.html#$", "-"),
 ]
 
+_AXES_METHODS = [
+    "axhline",
+    "errorbar",
+    "hist",
+    "imshow",
+    "legend",
+    "plot",
+    "scatter",
+    "semilogx",
+    "set_title",
+    "set_xlabel",
+    "set_xscale",
+    "set_xticks",
+    "set_ylabel",
+    "set_ylim",
+    "set_yticks",
+    "text",
+]
 MATPLOTLIB = [
-    ("matplotlib.axes.Axes.plot", "py:method", "api/_as_gen/$.html#$", "-"),
+    ("matplotlib.axes.Axes", "py:class", "api/axes_api.html#$", "-"),
+    *((f"matplotlib.axes.Axes.{name}", "py:method", "api/_as_gen/$.html#$", "-") for name in _AXES_METHODS),
+    ("matplotlib.figure.Figure", "py:class", "api/_as_gen/$.html#$", "-"),
+    *(
+        (f"matplotlib.figure.Figure.{name}", "py:method", "api/_as_gen/$.html#$", "-")
+        for name in ["colorbar", "suptitle", "tight_layout"]
+    ),
     ("matplotlib.colormaps", "py:data", "api/matplotlib_configuration_api.html#$", "-"),
     ("matplotlib.pyplot.show", "py:function", "api/_as_gen/$.html#$", "-"),
     ("matplotlib.pyplot.subplots", "py:function", "api/_as_gen/$.html#$", "-"),
