@@ -106,6 +106,11 @@ html_theme_options = {
     # The navbar shows the pages up to the API reference; the rest are under "More".
     "header_links_before_dropdown": 6,
     "logo": {"text": "sklearn_lorae"},
+    # Links right after the name, and the search as a button (Ctrl+K still works):
+    # with the search field and the links aligned to the text column, the header
+    # took two rows at 1280 px.
+    "navbar_align": "left",
+    "navbar_persistent": ["search-button"],
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
     # The section navigation is checked like the other templates, so that a page
     # without sub-pages gets no empty left column (doc/_templates/sidebar-nav-bs.html).
