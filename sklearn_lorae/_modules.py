@@ -6,6 +6,7 @@ the LoRAE paper (arXiv 2310.16194, Appendix), which follow Ghosh et al.'s RAE ne
 
 import math
 
+import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -21,6 +22,29 @@ OUTPUT_RANGES = {"identity": (-math.inf, math.inf), "sigmoid": (0.0, 1.0), "tanh
 
 # The four stride-2 convolutions of the encoder halve the image four times.
 _SPATIAL_MULTIPLE = 16
+
+# A data mean at (or beyond) the edge of a bounded output's range has no finite
+# pre-activation: the bias starts at that of 0.99 of the half-range at most.
+_MAX_START = 0.99
+
+
+def output_bias(mean, output_activation):
+    """The pre-activation whose ``output_activation`` is ``mean`` (an array): the bias that
+    makes a decoder whose other terms are 0 output ``mean``, kept off the flat tails of a
+    bounded activation."""
+    mean = torch.as_tensor(mean, dtype=torch.float64)
+    if output_activation == "identity":
+        return mean
+    low, high = OUTPUT_RANGES[output_activation]
+    middle, half = (low + high) / 2, (high - low) / 2
+    scaled = ((mean - middle) / half).clamp(-_MAX_START, _MAX_START)  # in (-1, 1)
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2
+    return torch.atanh(scaled) * (2 if output_activation == "sigmoid" else 1)
+
+
+def _start_at(layer, mean, output_activation):
+    with torch.no_grad():
+        layer.bias.copy_(output_bias(mean, output_activation))
 
 
 def _mlp(sizes):
@@ -44,6 +68,12 @@ class MLPDecoder(nn.Sequential):
     def __init__(self, latent_dim, hidden_layer_sizes, n_features, output_activation):
         sizes = [latent_dim, *reversed(hidden_layer_sizes), n_features]
         super().__init__(*_mlp(sizes), OUTPUT_ACTIVATIONS[output_activation]())
+        self.output_activation = output_activation
+
+    def start_at(self, mean):
+        """Set the last layer's bias so that the output is ``mean`` (per feature) where
+        the rest of the net contributes nothing."""
+        _start_at(self[-2], mean, self.output_activation)
 
 
 def conv_widths(image_shape):
@@ -117,6 +147,12 @@ class ConvDecoder(nn.Module):
             OUTPUT_ACTIVATIONS[output_activation](),
         ]
         self.features = nn.Sequential(*layers)
+        self.output_activation = output_activation
+
+    def start_at(self, mean):
+        """Set the last layer's bias so that the output is ``mean`` (per channel) where
+        the rest of the net contributes nothing."""
+        _start_at(self.features[-2], mean, self.output_activation)
 
     def forward(self, z):
         x = self.features(self.linear(z).view(-1, *self.start_shape))

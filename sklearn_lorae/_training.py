@@ -122,6 +122,7 @@ class TrainingMixin:
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             inputs = self._training_tensor(X, image_shape, device)
             net = self._new_net(image_shape, device, seed)
+            self._start_output_at_mean(net, X, image_shape)
             self._check_module_shapes(net, inputs)
             self._remember_build(seed, self._threads_for(net, inputs))
         if early_stopping:
@@ -192,6 +193,21 @@ class TrainingMixin:
             callbacks=self._net_callbacks(),
         )
         return net.initialize()
+
+    def _start_output_at_mean(self, net, X, image_shape):
+        """With ``output_init="data_mean"``, the built-in decoder's last bias is set so that
+        the untrained net, whose output barely depends on its input, outputs the mean of
+        X (per feature, or per channel of images). With torch's initialisation the paper's
+        MNIST net starts from a constant ``tanh(b)``, ``b`` uniform in (-1, 1): where that is
+        far from the data, Adam's first steps carry the pre-activations past the tanh's
+        range, where the gradient is 0, and the net stops depending on its input for good
+        (a third of the seeds; benchmarks/bench_collapse.py)."""
+        if self.output_init != "data_mean" or self.decoder is not None:
+            return
+        mean = X.mean(axis=0, dtype=np.float64)
+        if image_shape is not None:
+            mean = mean.reshape(image_shape).mean(axis=(1, 2))
+        net.module_.decoder.start_at(mean)
 
     def _check_module_shapes(self, net, inputs):
         """A clear error, before training, when a custom encoder's output is not

@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
+from ._base import OUTPUT_INIT_DOC, SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
 from ._bottlenecks import BOTTLENECKS
 from ._density import fit_gaussian_mixture, standard_normal
 from ._threads import limited_threads
@@ -32,7 +32,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
     Parameters
     ----------
 {SHARED_PARAMETERS_DOC}
-    sampler : {{"gmm", "gaussian", "prior"}} or estimator, default="gmm"
+{OUTPUT_INIT_DOC}    sampler : {{"gmm", "gaussian", "prior"}} or estimator, default="gmm"
         The latent density:
 
         - ``"gmm"``: a Gaussian mixture of ``n_components`` full-covariance components
@@ -127,6 +127,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         encoder=None,
         decoder=None,
         output_activation="identity",
+        output_init="data_mean",
         max_epochs=50,
         batch_size=128,
         lr=1e-3,
@@ -154,6 +155,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         self.encoder = encoder
         self.decoder = decoder
         self.output_activation = output_activation
+        self.output_init = output_init
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

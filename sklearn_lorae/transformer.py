@@ -2,7 +2,7 @@
 
 import torch
 
-from ._base import SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
+from ._base import OUTPUT_INIT_DOC, SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
 
 
 class LoRAETransformer(BaseLowRankAutoencoder):
@@ -21,7 +21,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
     Parameters
     ----------
 {SHARED_PARAMETERS_DOC}
-    Attributes
+{OUTPUT_INIT_DOC}    Attributes
     ----------
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is the torch module, ``net_.history`` the
@@ -83,6 +83,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         encoder=None,
         decoder=None,
         output_activation="identity",
+        output_init="data_mean",
         max_epochs=50,
         batch_size=128,
         lr=1e-3,
@@ -108,6 +109,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         self.encoder = encoder
         self.decoder = decoder
         self.output_activation = output_activation
+        self.output_init = output_init
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
