@@ -1,0 +1,171 @@
+"""How often does the paper's net stop depending on its input in its first epoch?
+
+One-epoch fits of the LoRAE paper's convolutional net (latent 128, Adam at 1e-3) for
+every cell and seed. A fit counts as collapsed when the package's ConvergenceWarning
+fired or when its reconstructions of the first ``--check-rows`` training rows vary less
+than ``--min-std-ratio`` times as much as the rows do (mean over pixels of the std
+across rows). With ``--fix off`` the nets start from torch's initialisation
+(``output_init="torch"``), as before the fix; with ``--fix on`` from the data's mean
+(``output_init="data_mean"``, the default).
+
+The cells: the paper's tanh output on [-1, 1] images for each data set x batch size x
+method; and, on MNIST at batch 128, the identity and sigmoid outputs on [0, 1] images.
+
+The full sweep (the issue's; about 400 fits per setting, hours on one core)::
+
+    python benchmarks/bench_collapse.py --fix off --output benchmarks/results/collapse_full_off
+    python benchmarks/bench_collapse.py --fix on --output benchmarks/results/collapse_full_on
+
+The committed reduced sweep (MNIST, batch 128, tanh, 6,000 rows)::
+
+    python benchmarks/bench_collapse.py --fix on --datasets mnist --batch-sizes 128 --outputs tanh \\
+        --rows 6000 --output benchmarks/results/collapse_mnist_b128_6000_on
+"""
+
+import argparse
+import itertools
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import load_fashion_mnist, load_mnist  # noqa: E402
+from _machine import run_description  # noqa: E402
+
+from sklearn_lorae import LoRAETransformer  # noqa: E402
+
+LOADERS = {"mnist": load_mnist, "fashion": load_fashion_mnist}
+METHODS = {"ae": dict(regularizer="none"), "lorae": dict(regularizer="nuclear", alpha=1e-3)}
+# The outputs most users pass [0, 1] images to: measured on MNIST at batch 128 only.
+UNIT_RANGE_OUTPUTS = ("identity", "sigmoid")
+FIX = {"on": "data_mean", "off": "torch"}
+
+
+def cells(args):
+    """``(dataset, output_activation, batch_size, method)`` of every cell of the sweep."""
+    grid = []
+    if "tanh" in args.outputs:
+        grid += [(d, "tanh", b, m) for d, b, m in itertools.product(args.datasets, args.batch_sizes, args.methods)]
+    if "mnist" in args.datasets and 128 in args.batch_sizes:
+        grid += [("mnist", o, 128, m) for o in UNIT_RANGE_OUTPUTS if o in args.outputs for m in args.methods]
+    return grid
+
+
+def cell_name(dataset, output, batch_size, method):
+    return f"{dataset}/{output}/batch{batch_size}/{method}"
+
+
+def one_fit(X, output, batch_size, method, seed, args):
+    """One 1-epoch fit: whether it collapsed, and what says so."""
+    started = time.perf_counter()
+    estimator = LoRAETransformer(
+        latent_dim=128,
+        image_shape=(1, 28, 28),
+        output_activation=output,
+        output_init=FIX[args.fix],
+        max_epochs=1,
+        batch_size=batch_size,
+        lr=1e-3,
+        device="cpu",
+        random_state=seed,
+        **METHODS[method],
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        estimator.fit(X)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    rows = X[: args.check_rows]
+    reconstructions = estimator.inverse_transform(estimator.transform(rows))
+    std_ratio = float(reconstructions.std(axis=0).mean() / rows.std(axis=0).mean())
+    return {
+        "seed": seed,
+        "collapsed": bool(warned or std_ratio < args.min_std_ratio),
+        "warned": warned,
+        "std_ratio": std_ratio,
+        "mse": float(np.mean((reconstructions - rows) ** 2)),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fix", choices=sorted(FIX), required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(20)))
+    parser.add_argument("--datasets", nargs="+", choices=sorted(LOADERS), default=["mnist", "fashion"])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=["ae", "lorae"])
+    outputs = ["tanh", *UNIT_RANGE_OUTPUTS]
+    parser.add_argument("--outputs", nargs="+", choices=outputs, default=outputs)
+    parser.add_argument("--rows", type=int, default=10_000, help="training rows (the first of the training set)")
+    parser.add_argument("--check-rows", type=int, default=1_000)
+    parser.add_argument("--min-std-ratio", type=float, default=1e-3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--output", type=Path, required=True, help="path without suffix")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    images = {name: LOADERS[name]()[0][: args.rows] for name in args.datasets}  # [0, 1]
+    runs = {}
+    for dataset, output, batch_size, method in cells(args):
+        X = images[dataset] * 2 - 1 if output == "tanh" else images[dataset]
+        name = cell_name(dataset, output, batch_size, method)
+        runs[name] = []
+        for seed in args.seeds:
+            runs[name].append(one_fit(X, output, batch_size, method, seed, args))
+            print(name, runs[name][-1], flush=True)
+            # Written after every fit: a sweep stopped early keeps the fits it ran.
+            write(args, runs, started)
+
+
+def write(args, runs, started):
+    results = {
+        **run_description(),
+        "threads": args.threads,
+        "fix": args.fix,
+        "output_init": FIX[args.fix],
+        "rows": args.rows,
+        "seeds": args.seeds,
+        "criterion": f"warning fired, or reconstructions' std across rows < {args.min_std_ratio} x the data's",
+        "complete": sum(map(len, runs.values())) == len(cells(args)) * len(args.seeds),
+        "collapsed": {name: sum(run["collapsed"] for run in fits) for name, fits in runs.items()},
+        "runs": runs,
+        "wall_seconds": time.perf_counter() - started,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    args.output.with_suffix(".md").write_text(markdown(results))
+
+
+def markdown(results):
+    lines = [
+        f"# Collapsed 1-epoch fits, output_init={results['output_init']!r} (--fix {results['fix']})",
+        "",
+        f"Command: `{results['command']}`  ",
+        f"Package: {results['package']}  ",
+        f"Machine: {results['machine']}, torch {torch.__version__}, {results['threads']} thread(s); "
+        f"wall time {results['wall_seconds'] / 60:.1f} min  ",
+        f"{results['rows']} training rows, seeds {results['seeds'][0]}-{results['seeds'][-1]}; "
+        f"collapsed: {results['criterion']}."
+        + ("" if results["complete"] else " **Stopped before the end: the cells hold the fits that ran.**"),
+        "",
+        "| cell | collapsed | seeds collapsed | median std ratio | median MSE |",
+        "|---|---|---|---|---|",
+    ]
+    for name, fits in results["runs"].items():
+        seeds = [run["seed"] for run in fits if run["collapsed"]]
+        ratio = np.median([run["std_ratio"] for run in fits])
+        mse = np.median([run["mse"] for run in fits])
+        lines.append(
+            f"| {name} | {len(seeds)} / {len(fits)} | {', '.join(map(str, seeds)) or '-'} | {ratio:.3g} | {mse:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
