@@ -13,6 +13,8 @@ For each page below, at a desktop width (1280 px) and a phone width (390 px):
     failure even inside a scrolling container (a reader should not have to scroll a table
     on a desktop), at 390 px only when nothing scrolls it;
   * **the page wider than the window** (a horizontal scroll bar on the whole page);
+  * formulas left as LaTeX source (noted, not failed: MathJax comes from a CDN, which an
+    offline machine cannot reach);
   * **hidden headings**: after a jump to a section's anchor (``scrollIntoView``, which
     honours ``scroll-margin-top`` / ``scroll-padding-top`` as an anchor jump does), the
     top of the section heading's capital letters must be below the sticky header.
@@ -89,6 +91,12 @@ window.addEventListener("load", () => setTimeout(() => {
       findings.push({check: "table overflows", fail: !scrolled || window.innerWidth >= 1000,
                      scrolls: scrolled, width: width, box: Math.round(column.width), text: describe(table)});
     }
+  }
+  // Formulas left as LaTeX source: MathJax did not load (it comes from a CDN: offline, it cannot).
+  const formulas = article.querySelectorAll("span.math, div.math").length;
+  if (formulas && !document.querySelector("mjx-container, .MathJax")) {
+    findings.push({check: "math not typeset (MathJax not loaded)", fail: false, width: formulas, box: 0,
+                   text: describe(article.querySelector("span.math, div.math"))});
   }
   // The whole page wider than the window.
   if (document.documentElement.scrollWidth > window.innerWidth + 1) {
