@@ -50,6 +50,10 @@ def test_main_job_prints_every_comparison_and_saves_both_grids(tmp_path, capsys)
     for model in ("LoRAE 2.5e-4", "LoRAE 1e-3"):
         assert model in rows
     assert re.search(r"^\s+AE\s+\d+", printed, re.M) and re.search(r"^\s+PCA\s+8\s", printed, re.M)
+    # The baselines given the rank LoRAE found, and the sentence that reads the table.
+    found = rows["LoRAE 2.5e-4"][2]
+    assert rows[f"AE k={found}"][2] == found and f"PCA k={found}" in rows
+    assert re.search(rf"found by itself \({found}\).*LoRAE comes (first|second|third) on accuracy", printed)
     floor = float(re.search(r"real digits\s+([0-9.]+)", printed)[1])
     assert floor >= 0.0
     assert image.exists() and "LoRAE 2.5e-4 and AE" in printed
