@@ -155,7 +155,8 @@ def draw(seed, latent_dim, n=100):
 
 
 def relative(a, b):
-    return float(abs(float(a) - float(b)) / abs(float(b)))
+    a, b = (float(t.detach()) if torch.is_tensor(t) else float(t) for t in (a, b))
+    return abs(a - b) / abs(b)
 
 
 def check_wae(seed, pythae_wae):
