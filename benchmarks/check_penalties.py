@@ -218,7 +218,7 @@ def check_rae_decoder(seed):
     alpha = rae_alpha()
     bottleneck = RegularizedBottleneck(alpha)
     z = torch.zeros(2, RAE_LATENT, dtype=torch.float64)  # the code term vanishes
-    ours = float(bottleneck.penalty(z, z, decoder))
+    ours = bottleneck.penalty(z, z, decoder).item()
     transposed = [m.weight.detach().numpy() for m in decoder.modules() if isinstance(m, nn.ConvTranspose2d)]
     all_matrices = [p.detach().numpy() for p in decoder.parameters() if p.dim() > 1]
     official = RAE_DECODER_L2 * sum((w**2).sum() for w in transposed)
