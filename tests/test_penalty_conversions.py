@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sklearn_lorae._bottlenecks import RegularizedBottleneck, WassersteinBottleneck
+from sklearn_lorae._bottlenecks import RegularizedBottleneck, VariationalBottleneck, WassersteinBottleneck
 
 SEEDS = [0, 1, 2]
 
@@ -46,6 +46,14 @@ def official_wae(x, x_hat, codes, prior, lam, zdim):
     mmd = (kernel_sum(codes, codes, True) + kernel_sum(prior, prior, True)) / (n * (n - 1))
     mmd -= 2.0 * kernel_sum(codes, prior, False) / n**2
     return 0.05 * np.mean(np.sum((x - x_hat) ** 2, axis=1)) + lam * mmd
+
+
+def heads(bottleneck, codes):
+    """The VAE bottleneck's mean and log-variance for the encoder outputs ``codes``, in numpy."""
+    return [
+        codes @ head.weight.detach().double().numpy().T + head.bias.detach().double().numpy()
+        for head in (bottleneck.mean, bottleneck.log_var)
+    ]
 
 
 def official_rae(x, x_hat, codes, beta):
@@ -85,3 +93,34 @@ def test_rae_code_term_is_the_official_one_at_the_converted_alpha(seed, beta, la
     no_decoder_weights = nn.Module()
     ours = F.mse_loss(x_hat_given, x_given) + RegularizedBottleneck(alpha).penalty(z, z, no_decoder_weights)
     assert ours.item() / factor == pytest.approx(official_rae(x, x_hat, codes, beta), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("sigma2", [0.5, 0.01])
+def test_vae_loss_is_the_gaussian_negative_elbo_at_alpha_2_sigma2_over_d(seed, sigma2):
+    """Kingma and Welling's VAE with a Gaussian decoder of variance sigma**2: its negative
+    ELBO (without constants) is ``d / (2 sigma**2)`` times the package's loss at
+    ``alpha = 2 sigma**2 / d``."""
+    n_features, latent_dim = 784, 8
+    x, x_hat, codes, (x_given, x_hat_given), _ = batch(seed, n_features, latent_dim, False)
+    torch.manual_seed(seed)
+    bottleneck = VariationalBottleneck(latent_dim, 2 * sigma2 / n_features).double()
+    h = torch.from_numpy(codes)
+    ours = (F.mse_loss(x_hat_given, x_given) + bottleneck.penalty(h, None, None)).item()
+    mean, log_var = heads(bottleneck, codes)
+    kl = 0.5 * np.sum(mean**2 + np.exp(log_var) - 1 - log_var, axis=1)
+    negative_elbo = np.mean(np.sum((x - x_hat) ** 2, axis=1) / (2 * sigma2) + kl)
+    assert ours * n_features / (2 * sigma2) == pytest.approx(negative_elbo, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_irmae_vae_kl_term_at_alpha_2_beta_over_latent_dim(seed):
+    """IRMAE's VAE baseline (facebookresearch/irmae model.py) weighs the KL, averaged over
+    batch and latent dims as ``-mean(1 + log_var - mu**2 - exp(log_var))``, by beta."""
+    beta, latent_dim = 0.1, 128
+    codes = np.random.default_rng(seed).normal(0.0, 1.0, (20, latent_dim))
+    torch.manual_seed(seed)
+    bottleneck = VariationalBottleneck(latent_dim, 2 * beta / latent_dim).double()
+    ours = bottleneck.penalty(torch.from_numpy(codes), None, None).item()
+    mean, log_var = heads(bottleneck, codes)
+    assert ours == pytest.approx(-beta * np.mean(1 + log_var - mean**2 - np.exp(log_var)), rel=1e-12)
