@@ -26,10 +26,10 @@ budget, the wall time and the command). Example (a reduced CPU budget)::
 
 import argparse
 import json
-import os
 import pickle
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ from _data import load_fashion_mnist, load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
 from _machine import cpu_description, package_description  # noqa: E402
 
-from sklearn_lorae import LoRAEGenerator  # noqa: E402
+from sklearn_lorae import LoRAEGenerator, load_model, save_model  # noqa: E402
 from sklearn_lorae._evaluation import balanced_label_subset  # noqa: E402
 from sklearn_lorae.metrics import (  # noqa: E402
     DEFAULT_RANK_TOL,
@@ -173,25 +173,27 @@ def epoch_table(generator):
 def train(method, X_train, args):
     """Fit ``method`` for ``args.epochs`` epochs. With ``--checkpoint-dir``, in chunks of
     ``--checkpoint-every`` epochs continued with ``warm_start`` (the same net as one fit),
-    the generator pickled after each; a checkpoint left by an interrupted run is
-    continued."""
+    the generator saved with ``save_model`` (``<method>.pt``) after each; a checkpoint left
+    by an interrupted run is continued, as is a pickled one (``<method>.pkl``) of earlier
+    versions of this script."""
     if args.checkpoint_dir is None:
         return generator_for(method, args, callbacks=[EpochDiagnostics()]).fit(X_train)
-    path = args.checkpoint_dir / f"{method}.pkl"
+    path = args.checkpoint_dir / f"{method}.pt"
     if path.exists():
-        with open(path, "rb") as f:
-            generator = with_current_params(pickle.load(f))
+        # save_model keeps no callbacks (they are code): the diagnostics are given back.
+        generator = load_model(path).set_params(callbacks=[EpochDiagnostics()], warm_start=True)
         print(f"{method}: continuing the checkpoint at epoch {generator.n_iter_}", flush=True)
+    elif path.with_suffix(".pkl").exists():
+        with open(path.with_suffix(".pkl"), "rb") as f:
+            generator = with_current_params(pickle.load(f))
+        print(f"{method}: continuing the pickled checkpoint at epoch {generator.n_iter_}", flush=True)
     else:
         generator = generator_for(method, args, callbacks=[EpochDiagnostics()], warm_start=True)
     while getattr(generator, "n_iter_", 0) < args.epochs:
         done = getattr(generator, "n_iter_", 0)
         generator.set_params(max_epochs=min(args.checkpoint_every, args.epochs - done))
         generator.fit(X_train)
-        args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        with open(path.with_suffix(".tmp"), "wb") as f:
-            pickle.dump(generator, f)
-        os.replace(path.with_suffix(".tmp"), path)
+        save_checkpoint(generator, path)
         last = generator.net_.history[-1]
         print(
             f"{method}: epoch {generator.n_iter_}, loss {last['train_loss']:.6f}, rank {last['code_rank']}, "
@@ -199,6 +201,14 @@ def train(method, X_train, args):
             flush=True,
         )
     return generator
+
+
+def save_checkpoint(generator, path):
+    """``save_model`` without the warning that the callbacks are not saved."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="save_model does not save callbacks")
+        save_model(generator, path)
 
 
 def with_current_params(generator):
