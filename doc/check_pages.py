@@ -12,7 +12,9 @@ For each page below, at a desktop width (1280 px) and a phone width (390 px):
   * **overflowing tables**: a table wider than the text column; at 1280 px this is a
     failure even inside a scrolling container (a reader should not have to scroll a table
     on a desktop), at 390 px only when nothing scrolls it;
-  * **the page wider than the window** (a horizontal scroll bar on the whole page);
+  * **the page wider than the window** (a horizontal scroll bar on the whole page), and
+    **content cut at the window's edge** (headings, text, code, tables or images that
+    reach past the window's right edge with nothing to scroll them);
   * formulas left as LaTeX source (noted, not failed: MathJax comes from a CDN, which an
     offline machine cannot reach);
   * **hidden headings**: after a jump to a section's anchor (``scrollIntoView``, which
@@ -91,6 +93,16 @@ window.addEventListener("load", () => setTimeout(() => {
       findings.push({check: "table overflows", fail: !scrolled || window.innerWidth >= 1000,
                      scrolls: scrolled, width: width, box: Math.round(column.width), text: describe(table)});
     }
+  }
+  // Content past the window's right edge that nothing scrolls: cut off (the theme hides the
+  // page's horizontal overflow, so the page itself does not get wider).
+  const cut = [...article.querySelectorAll("h1, h2, h3, h4, p, dt, dd, li, pre, table, img, figure")].filter(
+    (element) => element.getBoundingClientRect().width > 0
+      && element.getBoundingClientRect().right > window.innerWidth + 1 && !scrolls(element, article));
+  if (cut.length) {
+    findings.push({check: `content cut at the window's edge (${cut.length} elements)`, fail: true,
+                   width: Math.round(Math.max(...cut.map((element) => element.getBoundingClientRect().right))),
+                   box: window.innerWidth, text: describe(cut[0])});
   }
   // Formulas left as LaTeX source: MathJax did not load (it comes from a CDN: offline, it cannot).
   const formulas = article.querySelectorAll("span.math, div.math").length;
