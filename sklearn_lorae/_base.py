@@ -33,6 +33,21 @@ OUTPUT_INIT_DOC = """\
 
 """
 
+FINETUNE_EPOCHS_DOC = """\
+    finetune_epochs : int, default=0
+        Epochs of RRAE's second stage (``regularizer="truncated"``; ignored by the other
+        regularizers and by ``partial_fit``). While training, the decoder sees each
+        batch's own truncated SVD; afterwards the codes are projections onto one basis of
+        all the training codes. With ``finetune_epochs > 0``, the encoder is then frozen
+        and the decoder alone trains this many more epochs on those projections (as in
+        the authors' code), with the same optimizer and ``lr``, without a validation
+        pass (``early_stopping`` watches the first stage only). The codes (``transform``)
+        stay exactly the same; their reconstructions improve. The epochs count in
+        ``n_iter_`` and the history marks them (``net_.history[:, "finetune"]``).
+        0 gives the fits of versions without this parameter exactly.
+
+"""
+
 # Rows per forward pass in transform / inverse_transform / sample: at most this many, to
 # keep per-batch overhead negligible, and fewer when the net's largest activation for them
 # would exceed the byte budget below, so that memory stays near input + output whatever the
@@ -52,6 +67,7 @@ class BaseLowRankAutoencoder(TrainingMixin, ClassNamePrefixFeaturesOutMixin, Tra
         "regularizer": [StrOptions(set(BOTTLENECKS))],
         "n_linear": [Interval(Integral, 1, None, closed="left")],
         "rank": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "finetune_epochs": [Interval(Integral, 0, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "image_shape": ["array-like", None],
         "encoder": [nn.Module, None],

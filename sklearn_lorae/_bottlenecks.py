@@ -11,24 +11,25 @@ Each bottleneck is a ``torch.nn.Module`` with
 and, for the methods that need them, hooks that do nothing by default:
 
 - ``on_epoch_end(net)``: called by the skorch net after every training epoch;
+- ``on_batch_end(net)`` (optional, aRRAE): called after every training step;
+- ``finetuning(module)`` (optional, RRAE): a context manager within which the training
+  steps fine-tune the decoder alone (the estimators' ``finetune_epochs``);
 - ``on_train_end(net, X)``: called once when training ends, with the training inputs;
 - ``rank``: the rank the method imposes on the codes (an int), ``None`` when it imposes
   none; the estimators report it as ``rank_``;
 - ``standard_normal_prior``: True when training pulls the codes towards N(0, I), so that
   a generator may decode draws from that prior (``sampler="prior"``).
 
-A new method is one new class here and one entry in :data:`BOTTLENECKS`.
+A new method is one new class here (or in a module of its own, as RRAE in
+:mod:`sklearn_lorae._rrae`) and one entry in :data:`BOTTLENECKS`.
 
 Every method has at most one penalty weight, and it is the estimators' ``alpha``: LoRAE's
 lambda, the VAE's beta, the RAE's beta, the WAE's lambda. It weighs the penalty against the
 reconstruction error ``mean((x - x_hat)**2)``, averaged over features and samples.
 """
 
-import numpy as np
 import torch
 from torch import nn
-
-from ._truncated_svd import best_rank_approximation
 
 # Rows per forward pass when a bottleneck encodes the whole training set after training.
 _BATCH_SIZE = 1024
@@ -245,154 +246,9 @@ def imq_mmd(x, y, scales=(1.0,)):
     return within - 2.0 * kernel(x, y).sum() / n**2
 
 
-class TruncatedSVDBottleneck(Bottleneck):
-    """RRAE, strong formulation (Mounayer et al., "Rank Reduction Autoencoders",
-    arXiv 2405.13980), and its adaptive-rank variant aRRAE.
-
-    While training, the decoder sees the rank-``k`` truncated SVD of the batch's latent
-    matrix: with ``H = U S V^T`` (rows: the encoder outputs of the batch), it sees
-    ``H V_k V_k^T = U_k S_k V_k^T``; gradients flow through the SVD (with the stabilised
-    backward of :mod:`sklearn_lorae._truncated_svd`). No penalty. When
-    training ends, one basis ``V_k`` (``latent_dim x k``, orthonormal columns, stored as
-    the buffer ``basis``, one row per basis vector) is computed from the encoder outputs
-    of the whole training set (their top-``k`` right singular vectors, not centred, as in
-    the paper), and every code from then on is the *projection* ``h V_k V_k^T``, in the
-    latent space of width ``latent_dim``: this is what ``transform`` returns, what
-    ``inverse_transform`` decodes and what the generator's density is fitted to. Its
-    rank is at most ``k``. The paper's coefficients (``alpha`` there) are
-    ``Z @ basis.T``.
-
-    ``rank="auto"`` is aRRAE, the paper's adaptive algorithm, decided once per epoch on
-    the epoch's training loss (the paper decides per step):
-
-    1. train at full rank (``k = latent_dim``) until the loss stagnates (improves by less
-       than ``TOL`` relative to its best value for ``PATIENCE`` epochs in a row) or
-       ``WARMUP_FRACTION`` of ``max_epochs`` has passed; that loss is the target;
-    2. lower ``k`` by one after every epoch whose loss is at or below the target (the
-       reconstruction keeps up at that rank);
-    3. when the loss does not get back to the target instead, back off to ``k + 1`` and
-       keep that rank for the remaining epochs. The paper backs off when the loss
-       stagnates above the target; with a budget of epochs, "does not get back" is
-       read as: for two epochs in a row, the loss, at the rate it fell over the last
-       epoch, would need more than ``HORIZON`` epochs to reach the target (a stagnating
-       loss never reaches it).
-
-    The rank changes by at most one per epoch, so the search needs well over
-    ``latent_dim`` epochs to finish; a search that ``max_epochs`` cuts short keeps the
-    rank of the last epoch. ``rank`` is the rank found, and the history records the rank
-    of every epoch (``net_.history[:, "rank"]``).
-    """
-
-    #: Relative improvement of the epoch's loss below which training counts as stagnating.
-    TOL = 0.01
-    #: Epochs of stagnation that end the warm-up at full rank.
-    PATIENCE = 3
-    #: The longest warm-up at full rank, as a fraction of ``max_epochs``.
-    WARMUP_FRACTION = 0.25
-    #: Epochs within which the loss must be on course to get back to the target.
-    HORIZON = 10
-
-    def __init__(self, latent_dim, rank="auto"):
-        super().__init__()
-        self.adaptive = rank == "auto"
-        self.rank = latent_dim if self.adaptive else int(rank)
-        self.register_buffer("basis", None)
-        # State of the adaptive search.
-        self._phase = "warmup" if self.adaptive else "fixed"
-        self._target = None
-        self._best = np.inf
-        self._stalled = 0
-        self._previous = None  # the last epoch's loss, at the current rank
-        self._strikes = 0
-        self._trained_rank = self.rank
-
-    @classmethod
-    def from_estimator(cls, estimator, latent_dim):
-        rank = estimator.rank
-        if rank != "auto" and rank > latent_dim:
-            raise ValueError(
-                f"rank={rank} should be <= latent_dim={latent_dim}: the truncated SVD "
-                "keeps at most latent_dim singular values."
-            )
-        return cls(latent_dim, rank)
-
-    def forward(self, h):
-        if not self.training and self.basis is not None:
-            return self._project(h)
-        return truncate(h, self.rank)
-
-    def encode(self, h):
-        return self.forward(h)
-
-    def _project(self, h):
-        basis = self.basis.to(h.dtype)
-        return (h @ basis.T) @ basis
-
-    # ------------------------------------------------------------------- hooks
-    def on_epoch_end(self, net):
-        self._trained_rank = self.rank
-        net.history.record("rank", self.rank)
-        if self.adaptive:
-            self._search(net.history[-1, "train_loss"], len(net.history), net.max_epochs)
-
-    def _search(self, loss, epoch, max_epochs):
-        improved = loss < self._best * (1.0 - self.TOL)
-        self._best = min(self._best, loss)
-        self._stalled = 0 if improved else self._stalled + 1
-        previous, self._previous = self._previous, loss
-        if self._phase == "warmup":
-            if self._stalled >= self.PATIENCE or epoch >= self.WARMUP_FRACTION * max_epochs:
-                self._phase, self._target = "reduce", self._best
-                self._reduce()
-        elif self._phase == "reduce":
-            if loss <= self._target:
-                self._reduce()
-                return
-            if previous is None:  # the first epoch at this rank
-                return
-            rate = loss / previous
-            off_course = rate >= 1.0 or np.log(self._target / loss) / np.log(rate) > self.HORIZON
-            self._strikes = self._strikes + 1 if off_course else 0
-            if self._strikes >= 2:
-                self.rank += 1
-                self._phase = "done"
-
-    def _reduce(self):
-        if self.rank == 1:
-            self._phase = "done"
-            return
-        self.rank -= 1
-        self._best, self._stalled, self._previous, self._strikes = np.inf, 0, None, 0
-
-    def on_train_end(self, net, X):
-        # A reduction decided after the last epoch was never trained with: undo it.
-        self.rank = max(self.rank, self._trained_rank)
-        module = net.module_
-        training = module.training
-        module.eval()
-        gram = None
-        with torch.no_grad():
-            for batch in torch.split(X, _BATCH_SIZE):
-                h = module.encoder(batch).to(torch.float64)
-                gram = h.T @ h if gram is None else gram + h.T @ h
-        module.train(training)
-        # The right singular vectors of the training codes are the eigenvectors of their
-        # Gram matrix; eigh sorts the eigenvalues in ascending order.
-        _, vectors = torch.linalg.eigh(gram)
-        basis = vectors[:, -self.rank :].flip(-1).T
-        self.basis = basis.to(next(module.parameters()).dtype).contiguous()
-
-
-def truncate(h, rank):
-    """``h`` rebuilt from its ``rank`` largest singular triplets, differentiable with a
-    gradient that stays finite for repeated and zero singular values
-    (:mod:`sklearn_lorae._truncated_svd`)."""
-    try:
-        return best_rank_approximation(h, rank)
-    except torch.linalg.LinAlgError:
-        # Non-finite codes: pass them on, the loss will be non-finite and stop the fit.
-        return h
-
+# RRAE / aRRAE live in a module of their own (the search and the fine-tuning stage); imported
+# here, after Bottleneck, which they subclass, for BOTTLENECKS and for ``truncate``'s callers.
+from ._rrae import TruncatedSVDBottleneck, truncate  # noqa: E402, F401
 
 #: ``regularizer=`` value -> bottleneck class.
 BOTTLENECKS = {

@@ -46,9 +46,9 @@ SHARED_PARAMETERS_DOC = """\
     rank : int or "auto", default="auto"
         Rank k of the truncated SVD of ``regularizer="truncated"`` (at most
         ``latent_dim``); ``"auto"`` searches it during training, starting at
-        ``latent_dim`` and lowering it by one per epoch while the reconstruction keeps up
-        (aRRAE; give it well over ``latent_dim`` epochs). Ignored by the other
-        regularizers.
+        ``latent_dim`` and lowering it by one per period of 100 steps (or per epoch, when
+        an epoch is shorter) while the reconstruction keeps up (aRRAE; give it well over
+        ``latent_dim`` periods). Ignored by the other regularizers.
 
     hidden_layer_sizes : tuple of int, default=(256, 128)
         Widths of the hidden ReLU layers of the multilayer-perceptron encoder (the

@@ -9,7 +9,8 @@ changes a few small things:
   per-sample ``Dataset`` items collated by a ``DataLoader``;
 - ``train_step_single``: a loss that is not finite stops the fit at once;
 - ``initialize_module``: convolution weights in channels-last memory format;
-- ``partial_fit``: the bottleneck's ``on_train_end`` runs after every callback;
+- ``partial_fit``: the bottleneck's ``on_train_end`` runs after every callback, then
+  ``finetune_epochs`` epochs of RRAE's decoder fine-tuning;
 - ``get_default_callbacks``: the loss parts, the bottleneck's hooks, and an epoch table
   coloured only on a terminal;
 - ``fit_loop``: on the CPU, the process keeps the memory that training steps free
@@ -79,9 +80,15 @@ class TrainingInterrupted(Exception):
 
 
 class BottleneckHooks(Callback):
-    """Calls the bottleneck's ``on_epoch_end(net)`` after every epoch. (Its
+    """Calls the bottleneck's ``on_epoch_end(net)`` after every epoch and, where it has
+    one (aRRAE's search), its ``on_batch_end(net)`` after every training step. (Its
     ``on_train_end`` is called by :meth:`AutoencoderNet.partial_fit`, after every
     callback, so that it sees the weights an early stopping restored.)"""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        hook = getattr(net.module_.bottleneck, "on_batch_end", None)
+        if training and hook is not None:
+            hook(net)
 
     def on_epoch_end(self, net, **kwargs):
         net.module_.bottleneck.on_epoch_end(net)
@@ -98,6 +105,8 @@ class EarlyStoppingAtBest(EarlyStopping):
         self.lowest_, self.lowest_epoch_, self.lowest_weights_ = np.inf, None, None
 
     def on_epoch_end(self, net, **kwargs):
+        if self.monitor not in net.history[-1]:
+            return  # an epoch of RRAE's decoder fine-tuning, which has no validation pass
         score = net.history[-1, self.monitor]
         if score < self.lowest_:
             self.lowest_, self.lowest_epoch_ = score, net.history[-1, "epoch"]
@@ -206,11 +215,28 @@ class AutoencoderNet(NeuralNet):
         self.module_.to(memory_format=torch.channels_last)
         return self
 
-    def partial_fit(self, X, y=None, classes=None, epochs=None, **fit_params):
-        self.epochs_this_fit_ = self.max_epochs if epochs is None else epochs
+    def partial_fit(self, X, y=None, classes=None, epochs=None, finetune_epochs=0, **fit_params):
+        if not self.initialized_:
+            self.initialize()
+        finetuning = getattr(self.module_.bottleneck, "finetuning", None) if finetune_epochs else None
+        self.epochs_this_fit_ = (self.max_epochs if epochs is None else epochs) + (finetune_epochs if finetuning else 0)
         super().partial_fit(X, y, classes=classes, epochs=epochs, **fit_params)
         self.module_.bottleneck.on_train_end(self, X.tensors[0])
+        if finetuning is not None:
+            self._finetune_decoder(X, finetune_epochs, finetuning)
         return self
+
+    def _finetune_decoder(self, X, epochs, finetuning):
+        """RRAE's second stage: ``epochs`` more epochs of the same loop and optimizer in
+        which the decoder alone learns, on the codes the bottleneck gives from now on
+        (within its ``finetuning`` block). No validation pass: a fixed number of epochs,
+        as in the authors' code; early stopping watched the first stage only."""
+        train_split, self.train_split = self.train_split, None
+        try:
+            with finetuning(self.module_):
+                self.fit_loop(X, epochs=epochs)
+        finally:
+            self.train_split = train_split
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         # One generator for the batches' order and the bottleneck's noise, owned by the

@@ -64,7 +64,13 @@ class TrainingMixin:
             The fitted estimator.
         """
         resume = self.warm_start and hasattr(self, "net_")
-        return self._fit(X, resume=resume, epochs=self.max_epochs, early_stopping=self.early_stopping)
+        return self._fit(
+            X,
+            resume=resume,
+            epochs=self.max_epochs,
+            early_stopping=self.early_stopping,
+            finetune_epochs=self.finetune_epochs,
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -89,14 +95,14 @@ class TrainingMixin:
         self : object
             The estimator.
         """
-        return self._fit(X, resume=hasattr(self, "net_"), epochs=1, early_stopping=False)
+        return self._fit(X, resume=hasattr(self, "net_"), epochs=1, early_stopping=False, finetune_epochs=0)
 
-    def _fit(self, X, resume, epochs, early_stopping):
+    def _fit(self, X, resume, epochs, early_stopping, finetune_epochs):
         # A fit that does not end (an error, or Ctrl-C at any point: training or the
         # work after it) leaves the estimator exactly as it was before the call.
         state = dict(self.__dict__)
         try:
-            return self._fit_or_raise(X, resume, epochs, early_stopping)
+            return self._fit_or_raise(X, resume, epochs, early_stopping, finetune_epochs)
         except BaseException as error:
             self.__dict__.clear()
             self.__dict__.update(state)
@@ -106,7 +112,7 @@ class TrainingMixin:
                 ) from None
             raise
 
-    def _fit_or_raise(self, X, resume, epochs, early_stopping):
+    def _fit_or_raise(self, X, resume, epochs, early_stopping, finetune_epochs):
         # One row is no data set to learn a latent space from (nor a density).
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=not resume, ensure_min_samples=2)
         image_shape = self._check_image_shape()
@@ -133,7 +139,7 @@ class TrainingMixin:
             net.train_split = None
         with limited_threads(self._n_threads):
             with flushed_denormals():
-                net.partial_fit(TensorDataset(inputs), epochs=epochs)
+                net.partial_fit(TensorDataset(inputs), epochs=epochs, finetune_epochs=finetune_epochs)
             self.net_ = net
             self.n_iter_ = len(net.history)
             if early_stopping:

@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import OUTPUT_INIT_DOC, SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
+from ._base import FINETUNE_EPOCHS_DOC, OUTPUT_INIT_DOC, SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
 from ._bottlenecks import BOTTLENECKS
 from ._density import fit_gaussian_mixture, standard_normal
 from ._threads import limited_threads
@@ -32,7 +32,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
     Parameters
     ----------
 {SHARED_PARAMETERS_DOC}
-{OUTPUT_INIT_DOC}    sampler : {{"gmm", "gaussian", "prior"}} or estimator, default="gmm"
+{OUTPUT_INIT_DOC}{FINETUNE_EPOCHS_DOC}    sampler : {{"gmm", "gaussian", "prior"}} or estimator, default="gmm"
         The latent density:
 
         - ``"gmm"``: a Gaussian mixture of ``n_components`` full-covariance components
@@ -122,6 +122,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         regularizer="nuclear",
         n_linear=4,
         rank="auto",
+        finetune_epochs=0,
         hidden_layer_sizes=(256, 128),
         image_shape=None,
         encoder=None,
@@ -150,6 +151,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         self.regularizer = regularizer
         self.n_linear = n_linear
         self.rank = rank
+        self.finetune_epochs = finetune_epochs
         self.hidden_layer_sizes = hidden_layer_sizes
         self.image_shape = image_shape
         self.encoder = encoder

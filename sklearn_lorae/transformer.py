@@ -2,7 +2,7 @@
 
 import torch
 
-from ._base import OUTPUT_INIT_DOC, SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
+from ._base import FINETUNE_EPOCHS_DOC, OUTPUT_INIT_DOC, SHARED_PARAMETERS_DOC, BaseLowRankAutoencoder
 
 
 class LoRAETransformer(BaseLowRankAutoencoder):
@@ -21,7 +21,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
     Parameters
     ----------
 {SHARED_PARAMETERS_DOC}
-{OUTPUT_INIT_DOC}    Attributes
+{OUTPUT_INIT_DOC}{FINETUNE_EPOCHS_DOC}    Attributes
     ----------
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is the torch module, ``net_.history`` the
@@ -78,6 +78,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         regularizer="nuclear",
         n_linear=4,
         rank="auto",
+        finetune_epochs=0,
         hidden_layer_sizes=(256, 128),
         image_shape=None,
         encoder=None,
@@ -104,6 +105,7 @@ class LoRAETransformer(BaseLowRankAutoencoder):
         self.regularizer = regularizer
         self.n_linear = n_linear
         self.rank = rank
+        self.finetune_epochs = finetune_epochs
         self.hidden_layer_sizes = hidden_layer_sizes
         self.image_shape = image_shape
         self.encoder = encoder
