@@ -214,6 +214,8 @@ def save_checkpoint(generator, path):
 def with_current_params(generator):
     """A generator pickled by an older sklearn_lorae, given the parameters (at their
     defaults) and private state that later versions added, so that it can continue."""
+    # Nets built before output_init existed had torch's initialisation.
+    generator.__dict__.setdefault("output_init", "torch")
     for name, value in LoRAEGenerator().get_params().items():
         generator.__dict__.setdefault(name, value)
     generator.__dict__.setdefault("_n_threads", None)

@@ -240,3 +240,16 @@ def test_denormals_smoke(tmp_path):
     # The timed epoch's (2 steps of 32 images), not the checkpoint's last one (1,875 steps).
     assert 0 < kept["seconds_per_epoch"] != flushed["seconds_per_epoch"] > 0
     assert "| lorae | 50 |" in output.with_suffix(".md").read_text()
+
+
+def test_checkpoint_progress_reports_each_epoch_of_a_saved_checkpoint(tmp_path, digits):
+    from sklearn_lorae import LoRAEGenerator, save_model
+
+    generator = LoRAEGenerator(latent_dim=4, hidden_layer_sizes=(16,), max_epochs=3, random_state=0)
+    save_model(generator.fit(digits[0][:200]), tmp_path / "ae.pt")
+    output = tmp_path / "progress"
+    run("checkpoint_progress.py", str(tmp_path / "ae.pt"), "--trained-by", "a test", "--output", str(output))
+    results = json.loads(output.with_suffix(".json").read_text())
+    assert results["epochs_done"] == 3 and results["trained_by"] == "a test"
+    assert results["epochs"]["train_loss"] == list(generator.net_.history[:, "train_loss"])
+    assert "3 epochs trained so far" in output.with_suffix(".md").read_text()
