@@ -6,7 +6,7 @@ decoder alone on those projections, the encoder (and the basis) frozen. For each
 set and seed, one fit with ``finetune_epochs=--finetune`` records the reconstruction
 error of the projected codes (``inverse_transform(transform(X))``, mean squared error
 per feature) on the training and test rows when the first stage ends (what
-``finetune_epochs=0``, today's default, returns) and after every fine-tuning epoch; a
+``finetune_epochs=0``, the fits before the parameter existed, return) and after every fine-tuning epoch; a
 second fit without fine-tuning trains the first stage for as many more epochs instead
 (the same number of epochs spent the other way).
 
@@ -106,7 +106,10 @@ def run(name, seed, finetune):
     # The estimator's own score is the last fine-tuning epoch's test error.
     assert np.isclose(-estimator.score(X_test), curve[-1][1], rtol=1e-4), (estimator.score(X_test), curve[-1])
     control = LoRAETransformer(
-        regularizer="truncated", random_state=seed, **{**settings, "max_epochs": settings["max_epochs"] + finetune}
+        regularizer="truncated",
+        finetune_epochs=0,
+        random_state=seed,
+        **{**settings, "max_epochs": settings["max_epochs"] + finetune},
     ).fit(X_train)
     return {
         "dataset": name,
@@ -144,7 +147,7 @@ def summary(rows, finetune, shown):
             return f"| {label} | {np.mean(train):.5f} | {np.mean(test):.5f} ({per_seed}) | {change:+.1f}% |"
 
         for epochs in shown:
-            label = "finetune_epochs=0 (today)" if epochs == 0 else f"finetune_epochs={epochs}"
+            label = "finetune_epochs=0 (as before)" if epochs == 0 else f"finetune_epochs={epochs}"
             lines.append(line(label, [r["train_mse"][epochs] for r in mine], [r["test_mse"][epochs] for r in mine]))
         lines.append(
             line(

@@ -34,7 +34,7 @@ OUTPUT_INIT_DOC = """\
 """
 
 FINETUNE_EPOCHS_DOC = """\
-    finetune_epochs : int, default=0
+    finetune_epochs : int, default=2
         Epochs of RRAE's second stage (``regularizer="truncated"``; ignored by the other
         regularizers and by ``partial_fit``). While training, the decoder sees each
         batch's own truncated SVD; afterwards the codes are projections onto one basis of
@@ -43,8 +43,13 @@ FINETUNE_EPOCHS_DOC = """\
         the authors' code), with the same optimizer and ``lr``, without a validation
         pass (``early_stopping`` watches the first stage only). The codes (``transform``)
         stay exactly the same; their reconstructions improve. The epochs count in
-        ``n_iter_`` and the history marks them (``net_.history[:, "finetune"]``).
-        0 gives the fits of versions without this parameter exactly.
+        ``n_iter_`` and the history marks them (``net_.history[:, "finetune"]``). A
+        fine-tuning epoch costs about half a training epoch. On digits (50 epochs) and
+        10,000 MNIST images (10 epochs), rank 5, 2 epochs lowered the test error of the
+        reconstructions by 1.4% and 2.8%, 10 epochs by 1.3% and 4.2%, in every seed
+        (``benchmarks/bench_rrae_finetune.py``). With ``warm_start``, every fit ends
+        with its own fine-tuning: set it on the last one only. 0 gives the fits of
+        versions without this parameter exactly.
 
 """
 

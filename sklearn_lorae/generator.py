@@ -122,7 +122,7 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
         regularizer="nuclear",
         n_linear=4,
         rank="auto",
-        finetune_epochs=0,
+        finetune_epochs=2,
         hidden_layer_sizes=(256, 128),
         image_shape=None,
         encoder=None,

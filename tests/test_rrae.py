@@ -19,6 +19,7 @@ RRAE = dict(
     max_epochs=5,
     batch_size=32,
     random_state=0,
+    finetune_epochs=0,
 )
 
 
@@ -43,7 +44,7 @@ def _parts(state, prefix):
 def fits(X):
     """The same fit without and with 3 epochs of fine-tuning."""
     today = LoRAETransformer(**RRAE).fit(X)
-    tuned = LoRAETransformer(**RRAE, finetune_epochs=3, callbacks=[("first_stage", FirstStage())]).fit(X)
+    tuned = LoRAETransformer(**{**RRAE, "finetune_epochs": 3}, callbacks=[("first_stage", FirstStage())]).fit(X)
     return today, tuned
 
 
@@ -83,15 +84,17 @@ def test_no_finetuning_is_the_first_stage_exactly(fits):
 def test_finetune_epochs_is_ignored_by_other_methods_and_partial_fit(X):
     params = dict(RRAE, regularizer="nuclear", rank="auto")
     plain = LoRAETransformer(**params).fit(X)
-    ignored = LoRAETransformer(**params, finetune_epochs=4).fit(X)
+    ignored = LoRAETransformer(**{**params, "finetune_epochs": 4}).fit(X)
     assert ignored.n_iter_ == plain.n_iter_ == 5
     np.testing.assert_array_equal(ignored.transform(X), plain.transform(X))
-    partial = LoRAETransformer(**RRAE, finetune_epochs=4).partial_fit(X)
+    partial = LoRAETransformer(**{**RRAE, "finetune_epochs": 4}).partial_fit(X)
     assert partial.n_iter_ == 1
 
 
 def test_finetuning_after_early_stopping(X):
-    generator = LoRAEGenerator(**{**RRAE, "max_epochs": 30}, finetune_epochs=2, early_stopping=True, n_iter_no_change=2)
+    generator = LoRAEGenerator(
+        **{**RRAE, "max_epochs": 30, "finetune_epochs": 2}, early_stopping=True, n_iter_no_change=2
+    )
     generator.fit(X)
     history = generator.net_.history
     assert list(history[:, "finetune"])[-2:] == [True, True]
@@ -103,7 +106,7 @@ def test_finetuning_after_early_stopping(X):
 
 def test_finetune_epochs_is_validated(X):
     with pytest.raises(ValueError, match="finetune_epochs"):
-        LoRAETransformer(**RRAE, finetune_epochs=-1).fit(X)
+        LoRAETransformer(**{**RRAE, "finetune_epochs": -1}).fit(X)
 
 
 # ---------------------------------------------------------------------- aRRAE
