@@ -189,9 +189,14 @@ def train(method, X_train, args):
         print(f"{method}: continuing the pickled checkpoint at epoch {generator.n_iter_}", flush=True)
     else:
         generator = generator_for(method, args, callbacks=[EpochDiagnostics()], warm_start=True)
+    # RRAE's second stage (the decoder fine-tuned on the final basis) ends the whole
+    # training, not each chunk: it runs after the last chunk only.
+    finetune_epochs = generator.get_params().get("finetune_epochs", 0)
     while getattr(generator, "n_iter_", 0) < args.epochs:
         done = getattr(generator, "n_iter_", 0)
-        generator.set_params(max_epochs=min(args.checkpoint_every, args.epochs - done))
+        chunk = min(args.checkpoint_every, args.epochs - done)
+        final_chunk = done + chunk == args.epochs
+        generator.set_params(max_epochs=chunk, finetune_epochs=finetune_epochs if final_chunk else 0)
         generator.fit(X_train)
         save_checkpoint(generator, path)
         last = generator.net_.history[-1]
