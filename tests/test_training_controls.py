@@ -21,7 +21,7 @@ def test_early_stopping_stops_when_the_validation_loss_stalls_and_restores_the_b
     X = digits[0]
     # A large learning rate makes the validation loss stall and wobble early.
     estimator = LoRAETransformer(
-        **FAST, max_epochs=200, lr=3e-2, early_stopping=True, n_iter_no_change=3, tol=1e-4
+        **FAST, max_epochs=200, lr=5e-2, early_stopping=True, n_iter_no_change=3, tol=1e-4
     ).fit(X)
     history = estimator.net_.history
     assert estimator.n_iter_ < 200 and estimator.n_iter_ == len(history)
