@@ -392,6 +392,14 @@ def reference(config):
     write_result(config, {"status": "done", **timings["mnist_test"]})
 
 
+def training_epochs(generator):
+    """Epochs of training so far, without RRAE's fine-tuning of the decoder, which
+    ``n_iter_`` counts too (its history marks them ``"finetune"``)."""
+    if not hasattr(generator, "net_"):
+        return 0
+    return sum(1 for epoch in generator.net_.history if not epoch.get("finetune"))
+
+
 def train(config):
     """One training of stage 3: fit (or continue) until done or ``train_by``, save, score."""
     import torch
@@ -422,7 +430,7 @@ def train(config):
     else:
         generator = settings.module.generator_for(config["method"], settings, **config["overrides"])
         resumed = None
-    done = getattr(generator, "n_iter_", 0)
+    done = training_epochs(generator)
     if done < args["epochs"]:
         generator.set_params(
             warm_start=True, max_epochs=args["epochs"] - done, callbacks=[StopInTime(config["train_by"])]
@@ -435,8 +443,8 @@ def train(config):
         "method": config["method"],
         "overrides": config["overrides"],
         "continued_from": str(resumed) if resumed else None,
-        "epochs_done": generator.n_iter_,
-        "finished": generator.n_iter_ >= args["epochs"],
+        "epochs_done": training_epochs(generator),
+        "finished": training_epochs(generator) >= args["epochs"],
         "train_seconds": time.perf_counter() - started,
     }
     write_result(config, results)
@@ -468,7 +476,7 @@ def evaluate(generator, label, settings, data, config, results):
         "command": config.get("command", "python " + " ".join(sys.argv)),
         "dataset": "mnist",
         "budget": dict(
-            epochs=generator.n_iter_,
+            epochs=training_epochs(generator),
             batch_size=settings.batch_size,
             lr=settings.lr,
             n_train=len(X_train),
@@ -589,7 +597,7 @@ def evaluate_models(args):
         generator = load_model(path, device=args.device)
         settings = evaluation_settings(config["args"], path.stem)
         settings.output = args.output / path.stem
-        results = {"model": str(path), "epochs_done": generator.n_iter_}
+        results = {"model": str(path), "epochs_done": training_epochs(generator)}
         evaluate(
             generator, path.stem, settings, data[:4], dict(config, result=str(settings.output) + ".run.json"), results
         )
