@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import run_description
-from reproduce_mnist import DIAGNOSTICS, epoch_table, with_current_params
+from reproduce_mnist import DIAGNOSTICS, epoch_rows, epoch_table, with_current_params
 
 from sklearn_lorae import load_model
 
@@ -53,8 +53,7 @@ def main():
         "| epoch | " + " | ".join(DIAGNOSTICS) + " |",
         "|---" * (len(DIAGNOSTICS) + 1) + "|",
     ]
-    for epoch, row in enumerate(zip(*(table[key] for key in DIAGNOSTICS)), start=1):
-        lines.append(f"| {epoch} | " + " | ".join("-" if value is None else f"{value:.6g}" for value in row) + " |")
+    lines += epoch_rows(table)
     args.output.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 

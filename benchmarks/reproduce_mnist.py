@@ -216,6 +216,14 @@ def save_checkpoint(generator, path):
         save_model(generator, path)
 
 
+def epoch_rows(table):
+    """The rows of a per-epoch markdown table of ``epoch_table``'s columns."""
+    return [
+        f"| {epoch} | " + " | ".join("-" if value is None else f"{value:.6g}" for value in row) + " |"
+        for epoch, row in enumerate(zip(*(table[key] for key in DIAGNOSTICS)), start=1)
+    ]
+
+
 def with_current_params(generator):
     """A generator pickled by an older sklearn_lorae, given the parameters (at their
     defaults) and private state that later versions added, so that it can continue."""
@@ -494,9 +502,7 @@ def markdown(results):
             "| mean norm of E(x) | rank of codes | seconds |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for epoch, row in enumerate(zip(*(table[key] for key in DIAGNOSTICS)), start=1):
-            cells = ["-" if value is None else f"{value:.6g}" for value in row]
-            lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
+        lines += epoch_rows(table)
         lines.append("")
     if "fid_floor" in results:
         lines += [

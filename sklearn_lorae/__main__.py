@@ -53,7 +53,7 @@ def main(argv=None):
         "PCA": _PCAGenerator(args.latent_dim, args.random_state),
     }
     judge = ClassifierFeatures(random_state=args.random_state).fit(X_train, y_train)
-    data = (X_train, y_train, X_test, y_test, judge)
+    data = (X_train, y_train, X_test, y_test, judge, judge.transform(X_test))
 
     print(
         f"digits: {len(X_train)} training and {len(X_test)} test images of 8 x 8 pixels, latent width "
@@ -72,7 +72,7 @@ def main(argv=None):
         f"PCA k={found}": _PCAGenerator(found, args.random_state),
     }
     rows.update({name: _evaluate(name, model, data, args.random_state) for name, model in at_rank.items()})
-    real_test, real_train = judge.transform(X_test), judge.transform(X_train)
+    real_test, real_train = data[-1], judge.transform(X_train)
     floor_fid = frechet_distance(real_test, real_train)
     floor_kid = kernel_distance(real_test, real_train, random_state=args.random_state)
     blank = [" " * 11] * (len(header) - 4)
@@ -88,7 +88,7 @@ def main(argv=None):
 
 def _evaluate(name, model, data, random_state):
     """Fit ``model`` on the training digits, print its row of the table and return it."""
-    X_train, y_train, X_test, y_test, judge = data
+    X_train, y_train, X_test, y_test, judge, real_test = data
     start = time.perf_counter()
     model.fit(X_train)
     seconds = time.perf_counter() - start
@@ -100,7 +100,7 @@ def _evaluate(name, model, data, random_state):
     for k in LABELS_PER_CLASS:
         row[f"acc {k}/class"] = few_label_accuracy(codes_train, y_train, codes_test, y_test, k)[0]
     row["acc all"] = few_label_accuracy(codes_train, y_train, codes_test, y_test, len(y_train), n_draws=1)[0]
-    real_test, fake = judge.transform(X_test), judge.transform(model.sample(len(X_train), random_state=random_state))
+    fake = judge.transform(model.sample(len(X_train), random_state=random_state))
     row["FID"] = frechet_distance(real_test, fake)
     kid = kernel_distance(real_test, fake, random_state=random_state)
     cells = [f"{name:>12}", f"{row['rank']:>11}", f"{row['test MSE']:>11.4f}"]
