@@ -189,6 +189,12 @@ def train(method, X_train, args):
         print(f"{method}: continuing the pickled checkpoint at epoch {generator.n_iter_}", flush=True)
     else:
         generator = generator_for(method, args, callbacks=[EpochDiagnostics()], warm_start=True)
+    if generator.regularizer == "truncated" and generator.rank == "auto" and not hasattr(generator, "net_"):
+        # aRRAE's warm-up at full rank lasts at most a fraction of the max_epochs of the
+        # fit in which its search began: the whole budget, not a chunk's. That fit is
+        # one epoch (partial_fit) of a generator whose max_epochs is the budget.
+        generator.partial_fit(X_train)
+        save_checkpoint(generator, path)
     # RRAE's second stage (the decoder fine-tuned on the final basis) ends the whole
     # training, not each chunk: it runs after the last chunk only.
     finetune_epochs = generator.get_params().get("finetune_epochs", 0)

@@ -261,6 +261,9 @@ def _fitted(estimator):
         fitted["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
     if hasattr(estimator, "best_epoch_"):
         fitted["best_epoch_"] = int(estimator.best_epoch_)
+    bottleneck = estimator.net_.module_.bottleneck
+    if getattr(bottleneck, "adaptive", False):  # aRRAE: where its rank search stands
+        fitted["rank_search"] = bottleneck.search_state()
     density = getattr(estimator, "density_", None)
     if density is not None:
         fitted["density"] = {
@@ -374,6 +377,8 @@ def _restore(estimator, payload, device):
         bottleneck.basis = torch.empty_like(payload["module"]["bottleneck.basis"], device=device)
     if fitted["rank_"] is not None:
         bottleneck.rank = fitted["rank_"]
+    if "rank_search" in fitted:
+        bottleneck.load_search_state(fitted["rank_search"])
     _check_same_structure(net.module_.state_dict(), payload["module"])
     net.module_.load_state_dict(payload["module"])
     net.optimizer_.load_state_dict(payload["optimizer"])

@@ -39,7 +39,9 @@ class TruncatedSVDBottleneck(Bottleneck):
 
     1. train at full rank (``k = latent_dim``) until the loss stagnates (improves by less
        than ``TOL`` relative to its best value for ``PATIENCE`` periods in a row) or
-       ``WARMUP_FRACTION`` of ``max_epochs`` has passed; that loss is the target;
+       ``WARMUP_FRACTION`` of ``max_epochs`` has passed (the ``max_epochs`` of the fit in
+       which the search began: fits continued with ``warm_start`` keep that budget);
+       that loss is the target;
     2. lower ``k`` by one after every period whose loss is at or below the target (the
        reconstruction keeps up at that rank);
     3. when the loss does not get back to the target instead, back off to ``k + 1`` and
@@ -75,6 +77,13 @@ class TruncatedSVDBottleneck(Bottleneck):
     # Class defaults, so that a module pickled before these existed still loads.
     _finetuning = False
     _period = None
+    _budget_epochs = None
+
+    #: The attributes of the adaptive search that a continued fit needs (model files).
+    SEARCH_STATE = (
+        "rank", "_phase", "_target", "_best", "_stalled", "_previous", "_strikes", "_trained_rank",
+        "_steps", "_losses", "_sizes", "_period", "_steps_per_epoch", "_budget_epochs",
+    )  # fmt: skip
 
     def __init__(self, latent_dim, rank="auto"):
         super().__init__()
@@ -136,6 +145,7 @@ class TruncatedSVDBottleneck(Bottleneck):
             # The first epoch is the first period and sets the length of the others.
             self._period = min(self.SEARCH_STEPS, len(self._losses))
             self._steps_per_epoch = len(self._losses)
+            self._budget_epochs = net.max_epochs
             self._end_period(net)
 
     def _end_period(self, net):
@@ -143,7 +153,7 @@ class TruncatedSVDBottleneck(Bottleneck):
         loss = float(np.average(self._losses, weights=self._sizes))
         self._losses, self._sizes = [], []
         if self._phase in ("warmup", "reduce"):
-            self._search(loss, self._steps / self._steps_per_epoch, net.max_epochs)
+            self._search(loss, self._steps / self._steps_per_epoch, self._budget_epochs or net.max_epochs)
 
     def _search(self, loss, epochs, max_epochs):
         improved = loss < self._best * (1.0 - self.TOL)
@@ -168,6 +178,14 @@ class TruncatedSVDBottleneck(Bottleneck):
             if self._strikes >= max(2, self.STRIKE_EPOCHS * periods_per_epoch):
                 self.rank += 1
                 self._phase = "done"
+
+    def search_state(self):
+        """The adaptive search's state, as plain data (what :func:`save_model` keeps)."""
+        return {name: getattr(self, name, None) for name in self.SEARCH_STATE}
+
+    def load_search_state(self, state):
+        for name, value in state.items():
+            setattr(self, name, list(value) if isinstance(value, (list, tuple)) else value)
 
     def _reduce(self):
         if self.rank == 1:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
-from sklearn_lorae import LoRAEGenerator, LoRAETransformer
+from sklearn_lorae import LoRAEGenerator, LoRAETransformer, load_model, save_model
 from sklearn_lorae._rrae import TruncatedSVDBottleneck
 
 RRAE = dict(
@@ -135,3 +135,33 @@ def test_adaptive_rank_finds_two_factors_deciding_within_epochs():
     assert estimator.rank_ == 2 == ranks[-1]  # ... and back to the two factors
     assert list(estimator.net_.history[:, "rank"])[-1] == 2
     assert estimator.latent_rank_ <= 2
+
+
+def _step_ranks(estimator):
+    return [batch["rank"] for epoch in estimator.net_.history for batch in epoch["batches"]]
+
+
+def test_a_loaded_adaptive_search_continues_where_the_saved_one_stood(tmp_path):
+    X = make_two_factor_data()
+    settings = dict(rank="auto", hidden_layer_sizes=(128,), max_epochs=4, batch_size=16, lr=3e-3)
+    estimator = LoRAETransformer(**{**RRAE, **settings}, warm_start=True).fit(X)
+    assert 1 < estimator.rank_ < 8  # saved in the middle of the search
+    save_model(estimator, tmp_path / "arrae.pt")
+    loaded = load_model(tmp_path / "arrae.pt")
+    estimator.fit(X)
+    loaded.fit(X)
+    assert _step_ranks(loaded) == _step_ranks(estimator)
+    assert loaded.rank_ == estimator.rank_
+    np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
+
+
+def test_a_search_continued_from_a_file_keeps_the_budget_of_the_fit_it_began_in(tmp_path):
+    X = make_two_factor_data()[:320]
+    settings = dict(rank="auto", hidden_layer_sizes=(16,), max_epochs=40, batch_size=16)
+    estimator = LoRAETransformer(**{**RRAE, **settings}, warm_start=True).partial_fit(X)
+    save_model(estimator.set_params(max_epochs=2).fit(X), tmp_path / "arrae.pt")
+    loaded = load_model(tmp_path / "arrae.pt").fit(X)  # max_epochs=2, as saved
+    # Still at full rank after 5 epochs: the warm-up may last a quarter of 40 epochs (the
+    # loss improves from epoch to epoch), not of the loaded fit's 2 (it would have ended).
+    assert set(_step_ranks(loaded)) == {8}
+    assert loaded.net_.module_.bottleneck.search_state()["_phase"] == "warmup"
