@@ -253,3 +253,23 @@ def test_checkpoint_progress_reports_each_epoch_of_a_saved_checkpoint(tmp_path, 
     assert results["epochs_done"] == 3 and results["trained_by"] == "a test"
     assert results["epochs"]["train_loss"] == list(generator.net_.history[:, "train_loss"])
     assert "3 epochs trained so far" in output.with_suffix(".md").read_text()
+
+
+@needs_mnist
+@pytest.mark.inception
+def test_probe_code_penalties_smoke(tmp_path):
+    output = tmp_path / "probe"
+    tiny_budget = [
+        "--epochs", "1", "--n-train", "64", "--n-fid", "16", "--n-reference", "16", "--threads", "1",
+        "--cache-dir", str(tmp_path / "features"), "--output", str(output),
+    ]  # fmt: skip
+    run("probe_code_penalties.py", *tiny_budget, "--runs", "wae:1.02:8", "ae:0:8")
+    # A second run keeps the runs already there and adds the new one.
+    run("probe_code_penalties.py", *tiny_budget, "--runs", "wae:1.02:8", "rae:5e-5:16")
+    results = json.loads(output.with_suffix(".json").read_text())
+    assert list(results["runs"]) == ["wae alpha=1.02 latent=8", "ae latent=8", "rae alpha=5e-05 latent=16"]
+    assert len(results["commands"]) == 2
+    wae, ae = results["runs"]["wae alpha=1.02 latent=8"], results["runs"]["ae latent=8"]
+    assert 0 < wae["penalty_share"][0] < 1 and ae["penalty_share"][0] == 0
+    assert all(run["gmm_fid"] > 0 and np.isfinite(run["mmd2_to_prior"]) for run in results["runs"].values())
+    assert "| wae alpha=1.02 latent=8 |" in output.with_suffix(".md").read_text()
