@@ -273,3 +273,27 @@ def test_probe_code_penalties_smoke(tmp_path):
     assert 0 < wae["penalty_share"][0] < 1 and ae["penalty_share"][0] == 0
     assert all(run["gmm_fid"] > 0 and np.isfinite(run["mmd2_to_prior"]) for run in results["runs"].values())
     assert "| wae alpha=1.02 latent=8 |" in output.with_suffix(".md").read_text()
+
+
+@needs_mnist
+@pytest.mark.inception
+def test_gmm_fid_settings_smoke(tmp_path):
+    from sklearn_lorae import LoRAEGenerator, save_model
+
+    with np.load(MNIST) as data:
+        X = data["x_train"][:64].reshape(64, -1).astype(np.float32) / 127.5 - 1.0
+    model = LoRAEGenerator(image_shape=(1, 28, 28), latent_dim=8, output_activation="tanh", max_epochs=1)
+    save_model(model.set_params(random_state=0).fit(X), tmp_path / "lorae.pt")
+    output = tmp_path / "settings"
+    tiny = [
+        "--models", "lorae", "--checkpoint-dir", str(tmp_path), "--n-fid", "16", "--n-reference", "16",
+        "--n-train", "64", "--threads", "1", "--cache-dir", str(tmp_path / "features"), "--output", str(output),
+    ]  # fmt: skip
+    run("gmm_fid_settings.py", *tiny, "--settings", "package", "sklearn-4-full-test")
+    run("gmm_fid_settings.py", *tiny, "--settings", "package", "sklearn-4-diag")  # keeps the first two
+    results = json.loads(output.with_suffix(".json").read_text())
+    rows = results["fid"]["lorae"]
+    assert list(rows) == ["package", "sklearn-4-full-test", "sklearn-4-diag"]
+    assert all(row["fid"] > 0 for row in rows.values())
+    assert "n_iter" not in rows["package"] and rows["sklearn-4-diag"]["n_iter"] >= 1
+    assert "| lorae | sklearn-4-full-test |" in output.with_suffix(".md").read_text()
