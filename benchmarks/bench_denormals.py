@@ -17,7 +17,6 @@ Example (the committed result; nothing else should run meanwhile)::
 
 import argparse
 import json
-import pickle
 import statistics
 import subprocess
 import sys
@@ -34,20 +33,15 @@ def run_child(method, variant, n_threads, rows):
     """In this (fresh) process: the checkpoint's denormal shares and one timed epoch."""
     import torch
 
-    import __main__
-
     sys.path.insert(0, str(HERE))
     import reproduce_mnist
     from _data import load_mnist
 
     from sklearn_lorae import _denormals
 
-    # The checkpoints were pickled by reproduce_mnist run as a script, with its callback.
-    __main__.EpochDiagnostics = reproduce_mnist.EpochDiagnostics
     torch.set_num_threads(n_threads)
     _denormals.ENABLED = variant == "flushed"
-    with open(CHECKPOINTS / f"{method}.pkl", "rb") as file:
-        generator = reproduce_mnist.with_current_params(pickle.load(file))
+    generator = reproduce_mnist.load_checkpoint(CHECKPOINTS / f"{method}.pkl")
     X_train, _, X_test, _ = load_mnist()
     reproduce_mnist.PROBES["test"] = torch.as_tensor(X_test[:500] * 2.0 - 1.0, dtype=torch.float32).view(-1, 1, 28, 28)
     net = generator.net_

@@ -1,6 +1,6 @@
 """Test reconstruction error and latent spectra of the 50-epoch MNIST reproduction's checkpoints.
 
-For each checkpoint in ``benchmarks/checkpoints/mnist_cpu_50epochs/`` (pickled
+For each checkpoint in ``benchmarks/checkpoints/mnist_cpu_50epochs/`` (``save_model`` files or pickled
 ``LoRAEGenerator``s, the LoRAE paper's conv net trained for 50 epochs at batch 32 by
 ``reproduce_mnist.py``): the squared reconstruction error of the 10,000 MNIST test images,
 averaged over pixels and images, on the [-1, 1] pixel scale the nets were trained on
@@ -18,7 +18,6 @@ Example (the committed result, one thread on one core)::
 
 import argparse
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -38,19 +37,8 @@ CHECKPOINTS = HERE / "checkpoints" / "mnist_cpu_50epochs"
 ORDER = ("lorae", "ae", "vae", "irmae", "wae", "rae", "rrae", "arrae")
 
 
-class _CheckpointUnpickler(pickle.Unpickler):
-    """The checkpoints were pickled by reproduce_mnist run as a script: its callback is
-    ``__main__.EpochDiagnostics`` in them."""
-
-    def find_class(self, module, name):
-        if module == "__main__" and name == "EpochDiagnostics":
-            return reproduce_mnist.EpochDiagnostics
-        return super().find_class(module, name)
-
-
 def measure(path, X_test):
-    with open(path, "rb") as file:
-        generator = reproduce_mnist.with_current_params(_CheckpointUnpickler(file).load())
+    generator = reproduce_mnist.load_checkpoint(path)
     started = time.perf_counter()
     test_mse = -generator.score(X_test)
     spectrum = latent_singular_values(generator.transform(X_test).astype(np.float64))
@@ -69,7 +57,7 @@ def measure(path, X_test):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     found = sorted(
-        (path.stem for path in CHECKPOINTS.glob("*.pkl")),
+        {path.stem for path in [*CHECKPOINTS.glob("*.pkl"), *CHECKPOINTS.glob("*.pt")]},
         key=lambda method: (ORDER.index(method) if method in ORDER else len(ORDER), method),
     )
     parser.add_argument("--methods", nargs="+", default=found, choices=found)
@@ -91,7 +79,8 @@ def main():
     started = time.perf_counter()
     methods = {}
     for method in args.methods:
-        methods[method] = measure(CHECKPOINTS / f"{method}.pkl", X_test)
+        path = CHECKPOINTS / f"{method}.pt"
+        methods[method] = measure(path if path.exists() else path.with_suffix(".pkl"), X_test)
         print(
             method, {key: value for key, value in methods[method].items() if key != "test_singular_values"}, flush=True
         )

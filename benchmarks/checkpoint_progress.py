@@ -12,22 +12,12 @@ done so far, in the format of ``reproduce_mnist.py``'s per-epoch tables::
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import run_description
-from reproduce_mnist import DIAGNOSTICS, epoch_rows, epoch_table, with_current_params
-
-from sklearn_lorae import load_model
-
-
-def load_checkpoint(path):
-    if path.suffix == ".pkl":
-        with open(path, "rb") as f:
-            return with_current_params(pickle.load(f))  # the project's own checkpoints only: pickles run code
-    return load_model(path)
+from reproduce_mnist import DIAGNOSTICS, epoch_rows, epoch_table, load_checkpoint
 
 
 def main():

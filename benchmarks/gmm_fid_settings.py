@@ -30,7 +30,6 @@ interrupted run goes on. Example (the committed result)::
 
 import argparse
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -45,8 +44,6 @@ import reproduce_mnist  # noqa: E402
 from _data import load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
 from _machine import cpu_description, package_description  # noqa: E402
-
-from sklearn_lorae import load_model  # noqa: E402
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints" / "mnist_cpu_50epochs"
 
@@ -63,10 +60,7 @@ SETTINGS = {
 
 def load_checkpoint(folder, method):
     path = folder / f"{method}.pt"
-    if path.exists():
-        return load_model(path)
-    with open(folder / f"{method}.pkl", "rb") as f:  # your own files only: pickle runs code
-        return reproduce_mnist.with_current_params(pickle.load(f))
+    return reproduce_mnist.load_checkpoint(path if path.exists() else path.with_suffix(".pkl"))
 
 
 def samples_of(generator, setting, codes, args):

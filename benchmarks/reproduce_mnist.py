@@ -184,8 +184,7 @@ def train(method, X_train, args):
         generator = load_model(path).set_params(callbacks=[EpochDiagnostics()], warm_start=True)
         print(f"{method}: continuing the checkpoint at epoch {generator.n_iter_}", flush=True)
     elif path.with_suffix(".pkl").exists():
-        with open(path.with_suffix(".pkl"), "rb") as f:
-            generator = with_current_params(pickle.load(f))
+        generator = load_checkpoint(path.with_suffix(".pkl"))
         print(f"{method}: continuing the pickled checkpoint at epoch {generator.n_iter_}", flush=True)
     else:
         generator = generator_for(method, args, callbacks=[EpochDiagnostics()], warm_start=True)
@@ -228,6 +227,27 @@ def epoch_rows(table):
         f"| {epoch} | " + " | ".join("-" if value is None else f"{value:.6g}" for value in row) + " |"
         for epoch, row in enumerate(zip(*(table[key] for key in DIAGNOSTICS)), start=1)
     ]
+
+
+class _CheckpointUnpickler(pickle.Unpickler):
+    """The pickled checkpoints were written by this script run as ``__main__``: their
+    callback is ``__main__.EpochDiagnostics``, whatever script loads them."""
+
+    def find_class(self, module, name):
+        if module == "__main__" and name == "EpochDiagnostics":
+            return EpochDiagnostics
+        return super().find_class(module, name)
+
+
+def load_checkpoint(path):
+    """A checkpoint of this script: a ``save_model`` file (``.pt``), or a pickle
+    (``.pkl``) of its earlier versions, given the parameters that later versions added.
+    Unpickling runs code: the project's own checkpoints only."""
+    path = Path(path)
+    if path.suffix == ".pkl":
+        with open(path, "rb") as f:
+            return with_current_params(_CheckpointUnpickler(f).load())
+    return load_model(path)
 
 
 def with_current_params(generator):
