@@ -71,7 +71,7 @@ def code_statistics(codes, seed):
 
 
 def probe(run, X_train, X_test, reference, args):
-    overrides = dict(latent_dim=run["latent_dim"], output_init=args.output_init)
+    overrides = dict(latent_dim=run["latent_dim"])
     if run["method"] != "ae":
         overrides["alpha"] = run["alpha"]
     generator = reproduce_mnist.generator_for(
@@ -108,7 +108,9 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--output-init", choices=["torch", "data_mean"], default="torch")
+    parser.add_argument(
+        "--output-init", choices=["torch", "data_mean"], default="torch", help="as reproduce_mnist.py's"
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--n-reference", type=int, default=10000, help="test images for the FID reference")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="Inception features of the test images")
