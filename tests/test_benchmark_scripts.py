@@ -297,3 +297,13 @@ def test_gmm_fid_settings_smoke(tmp_path):
     assert all(row["fid"] > 0 for row in rows.values())
     assert "n_iter" not in rows["package"] and rows["sklearn-4-diag"]["n_iter"] >= 1
     assert "| lorae | sklearn-4-full-test |" in output.with_suffix(".md").read_text()
+
+
+def test_rrae_synthetic_smoke(tmp_path):
+    output = tmp_path / "synthetic"
+    run("bench_rrae_synthetic.py", "--epochs", "2", "--factors", "1", "--seeds", "0", "--output", str(output))
+    (result,) = json.loads(output.with_suffix(".json").read_text())["runs"]
+    assert result["factors"] == 1 and 1 <= result["found_rank"] <= 8
+    assert set(result["fixed_rank_test_mse"]) == {"1", "2", "3"}
+    assert all(error > 0 for error in result["fixed_rank_test_mse"].values())
+    assert "Rank found equal to k*:" in output.with_suffix(".md").read_text()
