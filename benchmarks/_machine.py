@@ -5,6 +5,7 @@ AMD EPYC), and the speed figures depend on which: every results file names the C
 the instruction set torch's CPU kernels use on it.
 """
 
+import json
 import platform
 import subprocess
 import sys
@@ -58,3 +59,25 @@ def package_description():
 def run_description():
     """The opening entries of a results file: the command that ran, the CPU, the package."""
     return {"command": "python " + " ".join(sys.argv), "machine": cpu_description(), "package": package_description()}
+
+
+def resumable_results(output, budget, table):
+    """The results of ``<output>.json`` when an earlier run of the same ``budget`` left
+    them (an interrupted run goes on and keeps what it measured), else new ones with an
+    empty ``table``; with this run's command added and its machine and package."""
+    path = Path(output).with_suffix(".json")
+    results = json.loads(path.read_text()) if path.exists() else {"budget": budget, table: {}}
+    if results["budget"] != budget:
+        raise SystemExit(f"{path} holds another budget: use another --output.")
+    results.setdefault("commands", []).append("python " + " ".join(sys.argv))
+    results["machine"] = f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    results["package"] = package_description()
+    return results
+
+
+def write_results(results, output, markdown):
+    """``<output>.json`` and ``<output>.md`` (``markdown(results)``)."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    output.with_suffix(".md").write_text(markdown(results))

@@ -29,7 +29,6 @@ interrupted run goes on. Example (the committed result)::
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -43,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reproduce_mnist  # noqa: E402
 from _data import load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
-from _machine import cpu_description, package_description  # noqa: E402
+from _machine import resumable_results, write_results  # noqa: E402
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints" / "mnist_cpu_50epochs"
 
@@ -106,14 +105,8 @@ def main():
     reference = reproduce_mnist.Reference(
         cached_inception_features("mnist_test", pixels_test[: args.n_reference], args.cache_dir, {})
     )
-    json_path = args.output.with_suffix(".json")
     budget = {"n_fid": args.n_fid, "n_reference": args.n_reference, "n_train": len(X_train), "seed": args.seed}
-    results = json.loads(json_path.read_text()) if json_path.exists() else {"budget": budget, "fid": {}}
-    if results["budget"] != budget:
-        raise SystemExit(f"{json_path} holds another budget: use another --output.")
-    results.setdefault("commands", []).append("python " + " ".join(sys.argv))
-    results["machine"] = f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    results["package"] = package_description()
+    results = resumable_results(args.output, budget, "fid")
     for method in args.models:
         todo = [setting for setting in args.settings if setting not in results["fid"].get(method, {})]
         if not todo:
@@ -127,9 +120,7 @@ def main():
             row = {"fid": fid, "kid": kid, **fit, "seconds": time.perf_counter() - start}
             results["fid"].setdefault(method, {})[setting] = row
             print(method, setting, f"FID {fid:.2f}", flush=True)
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(results, indent=1) + "\n")
-            args.output.with_suffix(".md").write_text(markdown(results))
+            write_results(results, args.output, markdown)
 
 
 def markdown(results):

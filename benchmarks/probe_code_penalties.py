@@ -28,7 +28,6 @@ Runs already in ``<output>.json`` (same budget) are kept, so an interrupted prob
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reproduce_mnist  # noqa: E402
 from _data import load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
-from _machine import cpu_description, package_description  # noqa: E402
+from _machine import resumable_results, write_results  # noqa: E402
 
 from sklearn_lorae._bottlenecks import WassersteinBottleneck, imq_mmd  # noqa: E402
 from sklearn_lorae.metrics import latent_rank, latent_singular_values  # noqa: E402
@@ -127,13 +126,7 @@ def main():
         key: getattr(args, key)
         for key in ("epochs", "n_train", "n_fid", "batch_size", "lr", "seed", "output_init", "n_reference")
     }
-    json_path = args.output.with_suffix(".json")
-    results = json.loads(json_path.read_text()) if json_path.exists() else {"budget": budget, "runs": {}}
-    if results["budget"] != budget:
-        raise SystemExit(f"{json_path} holds another budget: use another --output.")
-    results.setdefault("commands", []).append("python " + " ".join(sys.argv))
-    results["machine"] = f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    results["package"] = package_description()
+    results = resumable_results(args.output, budget, "runs")
     reference = reproduce_mnist.Reference(
         cached_inception_features("mnist_test", pixels_test[: args.n_reference], args.cache_dir, {})
     )
@@ -143,9 +136,7 @@ def main():
             continue
         results["runs"][name] = probe(run, X_train, X_test, reference, args)
         print(name, {k: results["runs"][name][k] for k in ("rank", "test_mse", "gmm_fid")}, flush=True)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(results, indent=1) + "\n")
-        args.output.with_suffix(".md").write_text(markdown(results))
+        write_results(results, args.output, markdown)
 
 
 def markdown(results):
