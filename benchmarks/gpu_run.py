@@ -458,7 +458,7 @@ def evaluation_settings(args, label):
     settings = argparse.Namespace(
         epochs=args["epochs"], batch_size=args["batch_size"], lr=1e-3, device=args["device"], seed=0,
         n_fid=args["n_fid"], labels=args["labels"], accuracy_seeds=args["accuracy_seeds"], save_features=None,
-        dataset="mnist", output=Path(args["work_dir"]) / "trainings" / label,
+        dataset="mnist", output=Path(args["work_dir"]) / "trainings" / label, output_init=args["output_init"],
     )  # fmt: skip
     settings.module = reproduce_mnist
     return settings
@@ -614,6 +614,9 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="auto")
     parser.add_argument("--trainings", nargs="*", default=["rrae", "arrae"], help="METHOD or METHOD:key=value,...")
     parser.add_argument("--lambdas", type=float, nargs="*", default=[1e-1, 1e-2, 1e-4, 1e-5])
+    parser.add_argument(
+        "--output-init", choices=["torch", "data_mean"], default="torch", help="as reproduce_mnist.py's"
+    )
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--n-train", type=int, default=None)
