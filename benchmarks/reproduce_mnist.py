@@ -192,7 +192,7 @@ def train(method, X_train, args):
     path = args.checkpoint_dir / f"{method}.pt"
     if path.exists():
         # save_model keeps no callbacks (they are code): the diagnostics are given back.
-        generator = load_model(path).set_params(callbacks=[EpochDiagnostics()], warm_start=True)
+        generator = load_checkpoint(path).set_params(callbacks=[EpochDiagnostics()], warm_start=True)
         print(f"{method}: continuing the checkpoint at epoch {generator.n_iter_}", flush=True)
     elif path.with_suffix(".pkl").exists():
         generator = load_checkpoint(path.with_suffix(".pkl"))
