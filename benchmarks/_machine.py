@@ -71,6 +71,9 @@ def resumable_results(output, budget, table):
         raise SystemExit(f"{path} holds another budget: use another --output.")
     results.setdefault("commands", []).append("python " + " ".join(sys.argv))
     results["machine"] = f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    # A run continued on another machine names both.
+    if results["machine"] not in results.setdefault("machines", []):
+        results["machines"].append(results["machine"])
     results["package"] = package_description()
     return results
 

@@ -11,7 +11,8 @@ across rows). With ``--fix off`` the nets start from torch's initialisation
 The cells: the paper's tanh output on [-1, 1] images for each data set x batch size x
 method; and, on MNIST at batch 128, the identity and sigmoid outputs on [0, 1] images.
 
-The full sweep (the issue's; about 400 fits per setting, hours on one core)::
+The full sweep (the issue's: 12 cells x 20 seeds, 240 fits per setting, hours on one core;
+a stopped sweep resumes where it stopped when run again with the same ``--output``)::
 
     python benchmarks/bench_collapse.py --fix off --output benchmarks/results/collapse_full_off
     python benchmarks/bench_collapse.py --fix on --output benchmarks/results/collapse_full_on
@@ -24,7 +25,6 @@ The committed reduced sweep (MNIST, batch 128, tanh, 6,000 rows)::
 
 import argparse
 import itertools
-import json
 import sys
 import time
 import warnings
@@ -36,7 +36,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_fashion_mnist, load_mnist  # noqa: E402
-from _machine import run_description  # noqa: E402
+from _machine import resumable_results, write_results  # noqa: E402
 
 from sklearn_lorae import LoRAETransformer  # noqa: E402
 
@@ -106,63 +106,60 @@ def main():
     parser.add_argument("--check-rows", type=int, default=1_000)
     parser.add_argument("--min-std-ratio", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output", type=Path, required=True, help="path without suffix")
+    parser.add_argument("--output", type=Path, required=True, help="path without suffix; a stopped sweep resumes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    started = time.perf_counter()
-    images = {name: LOADERS[name]()[0][: args.rows] for name in args.datasets}  # [0, 1]
-    runs = {}
-    for dataset, output, batch_size, method in cells(args):
-        X = images[dataset] * 2 - 1 if output == "tanh" else images[dataset]
-        name = cell_name(dataset, output, batch_size, method)
-        runs[name] = []
-        for seed in args.seeds:
-            runs[name].append(one_fit(X, output, batch_size, method, seed, args))
-            print(name, runs[name][-1], flush=True)
-            # Written after every fit: a sweep stopped early keeps the fits it ran.
-            write(args, runs, started)
-
-
-def write(args, runs, started):
-    results = {
-        **run_description(),
-        "threads": args.threads,
+    budget = {
         "fix": args.fix,
         "output_init": FIX[args.fix],
         "rows": args.rows,
-        "seeds": args.seeds,
+        "check_rows": args.check_rows,
         "criterion": f"warning fired, or reconstructions' std across rows < {args.min_std_ratio} x the data's",
-        "complete": sum(map(len, runs.values())) == len(cells(args)) * len(args.seeds),
-        "collapsed": {name: sum(run["collapsed"] for run in fits) for name, fits in runs.items()},
-        "runs": runs,
-        "wall_seconds": time.perf_counter() - started,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
-    args.output.with_suffix(".md").write_text(markdown(results))
+    results = resumable_results(args.output, budget, "runs")
+    images = {name: LOADERS[name]()[0][: args.rows] for name in args.datasets}  # [0, 1]
+    for dataset, output, batch_size, method in cells(args):
+        X = images[dataset] * 2 - 1 if output == "tanh" else images[dataset]
+        fits = results["runs"].setdefault(cell_name(dataset, output, batch_size, method), [])
+        for seed in sorted(set(args.seeds) - {fit["seed"] for fit in fits}):
+            fits.append(one_fit(X, output, batch_size, method, seed, args))
+            print(cell_name(dataset, output, batch_size, method), fits[-1], flush=True)
+            # Written after every fit: a stopped sweep keeps the fits it ran and resumes there.
+            write(args, results)
+
+
+def write(args, results):
+    fits = results["runs"].values()
+    results["complete"] = all(
+        {fit["seed"] for fit in results["runs"].get(cell_name(*cell), [])} >= set(args.seeds) for cell in cells(args)
+    )
+    results["collapsed"] = {name: sum(fit["collapsed"] for fit in cell) for name, cell in results["runs"].items()}
+    results["fit_seconds"] = sum(fit["seconds"] for cell in fits for fit in cell)
+    write_results(results, args.output, markdown)
 
 
 def markdown(results):
+    budget = results["budget"]
+    seeds = sorted({fit["seed"] for cell in results["runs"].values() for fit in cell})
     lines = [
-        f"# Collapsed 1-epoch fits, output_init={results['output_init']!r} (--fix {results['fix']})",
+        f"# Collapsed 1-epoch fits, output_init={budget['output_init']!r} (--fix {budget['fix']})",
         "",
-        f"Command: `{results['command']}`  ",
+        *(f"Command: `{command}`  " for command in results["commands"]),
         f"Package: {results['package']}  ",
-        f"Machine: {results['machine']}, torch {torch.__version__}, {results['threads']} thread(s); "
-        f"wall time {results['wall_seconds'] / 60:.1f} min  ",
-        f"{results['rows']} training rows, seeds {results['seeds'][0]}-{results['seeds'][-1]}; "
-        f"collapsed: {results['criterion']}."
-        + ("" if results["complete"] else " **Stopped before the end: the cells hold the fits that ran.**"),
+        f"Machine: {'; '.join(results['machines'])}; {results['fit_seconds'] / 60:.1f} min of fits  ",
+        f"{budget['rows']} training rows, seeds {', '.join(map(str, seeds))}; collapsed: {budget['criterion']}."
+        + ("" if results["complete"] else " **Not finished: the cells hold the fits that ran.**"),
         "",
         "| cell | collapsed | seeds collapsed | median std ratio | median MSE |",
         "|---|---|---|---|---|",
     ]
     for name, fits in results["runs"].items():
-        seeds = [run["seed"] for run in fits if run["collapsed"]]
-        ratio = np.median([run["std_ratio"] for run in fits])
-        mse = np.median([run["mse"] for run in fits])
+        collapsed = [fit["seed"] for fit in fits if fit["collapsed"]]
+        ratio = np.median([fit["std_ratio"] for fit in fits])
+        mse = np.median([fit["mse"] for fit in fits])
         lines.append(
-            f"| {name} | {len(seeds)} / {len(fits)} | {', '.join(map(str, seeds)) or '-'} | {ratio:.3g} | {mse:.4f} |"
+            f"| {name} | {len(collapsed)} / {len(fits)} | {', '.join(map(str, collapsed)) or '-'} "
+            f"| {ratio:.3g} | {mse:.4f} |"
         )
     return "\n".join(lines) + "\n"
 

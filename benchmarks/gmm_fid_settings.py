@@ -129,7 +129,7 @@ def markdown(results):
         "# GMM FID of the 50-epoch MNIST models against the latent density's settings",
         "",
         *(f"Command: `{command}`  " for command in results["commands"]),
-        f"Machine: {results['machine']}  ",
+        f"Machine: {'; '.join(results['machines'])}  ",
         f"Package: {results['package']}  ",
         f"FID and KID of {budget['n_fid']} samples (seed {budget['seed']}) against {budget['n_reference']} test "
         f"images; densities fitted to the codes of {budget['n_train']} training images unless marked test. "

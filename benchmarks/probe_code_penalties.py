@@ -149,7 +149,7 @@ def markdown(results):
         f"{budget['batch_size']}, Adam {budget['lr']}, seed {budget['seed']}, output_init="
         f"{budget['output_init']!r}; the LoRAE paper's net, [-1, 1], tanh; GMM FID of {budget['n_fid']} "
         f"samples against {budget['n_reference']} test images  ",
-        f"Machine: {results['machine']}  ",
+        f"Machine: {'; '.join(results['machines'])}  ",
         f"Package: {results['package']}",
         "",
         "Penalty share: the penalty's part of the training loss (last epoch; largest over the epochs). "
