@@ -24,6 +24,14 @@ Example (the committed result)::
         --runs wae:1.02:8 ae:0:8 rae:5e-5:16 ae:0:16 wae:1.02:128 rae:5e-5:128 \\
         wae:0.012755:128 rae:1e-3:128 ae:0:128 --output benchmarks/results/probe_code_penalties
 
+The 3-epoch figures of LoRAE and the AE before and after ``output_init="data_mean"``
+(rank, test MSE, GMM FID of 10,000 samples) are this probe on all training images::
+
+    python benchmarks/probe_code_penalties.py --epochs 3 --n-train 60000 --n-fid 10000 --threads 1 \
+        --runs lorae:1e-3:128 ae:0:128 --output-init torch --output benchmarks/results/output_init_3epochs_torch
+
+and the same with ``--output-init data_mean`` (``..._data_mean``).
+
 Runs already in ``<output>.json`` (same budget) are kept, so an interrupted probe goes on.
 """
 
@@ -45,12 +53,14 @@ from sklearn_lorae._bottlenecks import WassersteinBottleneck, imq_mmd  # noqa: E
 from sklearn_lorae.metrics import latent_rank, latent_singular_values  # noqa: E402
 
 MMD_ROWS = 2000
+# LoRAE for the before / after figures of output_init (the same columns at 3 epochs).
+PROBED_METHODS = ("ae", "wae", "rae", "lorae")
 
 
 def parse_run(text):
     method, alpha, latent_dim = text.split(":")
-    if method not in ("ae", "wae", "rae"):
-        raise argparse.ArgumentTypeError(f"{text!r}: the method is ae, wae or rae")
+    if method not in PROBED_METHODS:
+        raise argparse.ArgumentTypeError(f"{text!r}: the method is one of {', '.join(PROBED_METHODS)}")
     return {"method": method, "alpha": float(alpha), "latent_dim": int(latent_dim)}
 
 
@@ -142,7 +152,7 @@ def main():
 def markdown(results):
     budget = results["budget"]
     lines = [
-        "# WAE and RAE candidates: short runs on MNIST",
+        "# Short runs on MNIST: the codes, the penalty's share and the GMM FID",
         "",
         *(f"Command: `{command}`  " for command in results["commands"]),
         f"Budget: {budget['epochs']} epochs on the first {budget['n_train']} training images, batch "
