@@ -11,7 +11,8 @@ Each bottleneck is a ``torch.nn.Module`` with
 and, for the methods that need them, hooks that do nothing by default:
 
 - ``on_epoch_end(net)``: called by the skorch net after every training epoch;
-- ``on_batch_end(net)`` (optional, aRRAE): called after every training step;
+- ``on_train_begin(net)`` and ``on_batch_end(net)`` (optional, aRRAE): called when a
+  fit begins and after every training step;
 - ``finetuning(module)`` (optional, RRAE): a context manager within which the training
   steps fine-tune the decoder alone (the estimators' ``finetune_epochs``);
 - ``on_train_end(net, X)``: called once when training ends, with the training inputs;

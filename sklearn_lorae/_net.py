@@ -81,9 +81,15 @@ class TrainingInterrupted(Exception):
 
 class BottleneckHooks(Callback):
     """Calls the bottleneck's ``on_epoch_end(net)`` after every epoch and, where it has
-    one (aRRAE's search), its ``on_batch_end(net)`` after every training step. (Its
-    ``on_train_end`` is called by :meth:`AutoencoderNet.partial_fit`, after every
-    callback, so that it sees the weights an early stopping restored.)"""
+    them (aRRAE's search), its ``on_train_begin(net)`` when a fit begins and its
+    ``on_batch_end(net)`` after every training step. (Its ``on_train_end`` is called by
+    :meth:`AutoencoderNet.partial_fit`, after every callback, so that it sees the
+    weights an early stopping restored.)"""
+
+    def on_train_begin(self, net, **kwargs):
+        hook = getattr(net.module_.bottleneck, "on_train_begin", None)
+        if hook is not None:
+            hook(net)
 
     def on_batch_end(self, net, training=False, **kwargs):
         hook = getattr(net.module_.bottleneck, "on_batch_end", None)

@@ -56,7 +56,8 @@ class TruncatedSVDBottleneck(Bottleneck):
     The rank changes by at most one per period, so the search needs well over
     ``latent_dim`` periods to finish. A search that ``max_epochs`` cuts short ends at
     the lowest rank whose loss got back to the target: one above the rank it was trying,
-    which had not (yet). ``rank`` is the rank found; the history records the rank
+    which had not (yet); a fit continued with ``warm_start`` tries that rank again, so
+    that a search in chunks takes the steps of one fit. ``rank`` is the rank found; the history records the rank
     of every step (``net_.history[-1, "batches", :, "rank"]``) and of the last step of
     every epoch (``net_.history[:, "rank"]``).
     """
@@ -78,11 +79,12 @@ class TruncatedSVDBottleneck(Bottleneck):
     _finetuning = False
     _period = None
     _budget_epochs = None
+    _resume_rank = None
 
     #: The attributes of the adaptive search that a continued fit needs (model files).
     SEARCH_STATE = (
         "rank", "_phase", "_target", "_best", "_stalled", "_previous", "_strikes", "_trained_rank",
-        "_steps", "_losses", "_sizes", "_period", "_steps_per_epoch", "_budget_epochs",
+        "_steps", "_losses", "_sizes", "_period", "_steps_per_epoch", "_budget_epochs", "_resume_rank",
     )  # fmt: skip
 
     def __init__(self, latent_dim, rank="auto"):
@@ -194,10 +196,20 @@ class TruncatedSVDBottleneck(Bottleneck):
         self.rank -= 1
         self._best, self._stalled, self._previous, self._strikes = np.inf, 0, None, 0
 
+    def on_train_begin(self, net):
+        """A fit continued with ``warm_start`` goes on with the search where the last fit
+        cut it short, and trains on the batches' truncations until it ends (a validation
+        pass too): a fit in chunks takes the steps of one fit."""
+        if self._resume_rank is not None:
+            self.rank, self._resume_rank = self._resume_rank, None
+        self.basis = None
+
     def on_train_end(self, net, X):
         if self._phase == "reduce":
             # Cut short while trying a rank that has not got back to the target (or that a
-            # reduction after the last step set, untrained): the one above it has.
+            # reduction after the last step set, untrained): the one above it has. A
+            # continued fit tries that rank again (on_train_begin).
+            self._resume_rank = self.rank
             self.rank += 1
         module = net.module_
         training = module.training

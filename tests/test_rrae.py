@@ -165,3 +165,20 @@ def test_a_search_continued_from_a_file_keeps_the_budget_of_the_fit_it_began_in(
     # loss improves from epoch to epoch), not of the loaded fit's 2 (it would have ended).
     assert set(_step_ranks(loaded)) == {8}
     assert loaded.net_.module_.bottleneck.search_state()["_phase"] == "warmup"
+
+
+def test_an_adaptive_search_in_chunks_takes_the_steps_of_one_fit(tmp_path):
+    X = make_two_factor_data()[:640]
+    settings = dict(rank="auto", hidden_layer_sizes=(32,), max_epochs=12, batch_size=16, lr=3e-3)
+    once = LoRAETransformer(**{**RRAE, **settings}).fit(X)
+    # One epoch within the whole budget (the search's), then chunks that each end with the
+    # search cut short while reducing, one of them through a model file.
+    chunked = LoRAETransformer(**{**RRAE, **settings}, warm_start=True).partial_fit(X)
+    chunked.set_params(max_epochs=3).fit(X)
+    assert chunked.net_.module_.bottleneck.search_state()["_phase"] == "reduce"
+    save_model(chunked.set_params(max_epochs=4).fit(X), tmp_path / "arrae.pt")
+    chunked = load_model(tmp_path / "arrae.pt").fit(X)
+    assert chunked.n_iter_ == 12
+    assert _step_ranks(chunked) == _step_ranks(once)
+    assert chunked.rank_ == once.rank_
+    np.testing.assert_array_equal(chunked.transform(X), once.transform(X))
