@@ -34,7 +34,7 @@ from _machine import run_description
 from sklearn_lorae.metrics import DEFAULT_RANK_TOL, latent_rank, latent_singular_values
 
 CHECKPOINTS = HERE / "checkpoints" / "mnist_cpu_50epochs"
-ORDER = ("lorae", "ae", "vae", "irmae", "wae", "rae", "rrae", "arrae")
+ORDER = ("lorae", "ae", "vae", "irmae", "wae", "rae", "rrae", "arrae", "wae_z8", "ae_z8", "rae_z16", "ae_z16")
 
 
 def measure(path, X_test):
