@@ -17,6 +17,11 @@ a stopped sweep resumes where it stopped when run again with the same ``--output
     python benchmarks/bench_collapse.py --fix off --output benchmarks/results/collapse_full_off
     python benchmarks/bench_collapse.py --fix on --output benchmarks/results/collapse_full_on
 
+or, on two cores, one process per method (each pinned to a core, one thread)::
+
+    python benchmarks/bench_collapse.py --fix on --methods ae --output benchmarks/results/collapse_full_on_ae
+    python benchmarks/bench_collapse.py --fix on --methods lorae --output benchmarks/results/collapse_full_on_lorae
+
 The committed reduced sweep (MNIST, batch 128, tanh, 6,000 rows)::
 
     python benchmarks/bench_collapse.py --fix on --datasets mnist --batch-sizes 128 --outputs tanh \\
