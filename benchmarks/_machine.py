@@ -64,17 +64,22 @@ def run_description():
 def resumable_results(output, budget, table):
     """The results of ``<output>.json`` when an earlier run of the same ``budget`` left
     them (an interrupted run goes on and keeps what it measured), else new ones with an
-    empty ``table``; with this run's command added and its machine and package."""
+    empty ``table``; with this run's command added and its machine and package (a run
+    continued on another machine or at another commit keeps the earlier ones in
+    ``machines`` and ``packages``)."""
     path = Path(output).with_suffix(".json")
     results = json.loads(path.read_text()) if path.exists() else {"budget": budget, table: {}}
     if results["budget"] != budget:
         raise SystemExit(f"{path} holds another budget: use another --output.")
     results.setdefault("commands", []).append("python " + " ".join(sys.argv))
     results["machine"] = f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    # A run continued on another machine names both.
     if results["machine"] not in results.setdefault("machines", []):
         results["machines"].append(results["machine"])
+    # Results written before ``packages`` existed name their package in ``package`` only.
+    results.setdefault("packages", [results["package"]] if "package" in results else [])
     results["package"] = package_description()
+    if results["package"] not in results["packages"]:
+        results["packages"].append(results["package"])
     return results
 
 

@@ -150,7 +150,7 @@ def markdown(results):
         f"# Collapsed 1-epoch fits, output_init={budget['output_init']!r} (--fix {budget['fix']})",
         "",
         *(f"Command: `{command}`  " for command in results["commands"]),
-        f"Package: {results['package']}  ",
+        f"Package: {'; '.join(results.get('packages', [results['package']]))}  ",
         f"Machine: {'; '.join(results['machines'])}; {results['fit_seconds'] / 60:.1f} min of fits  ",
         f"{budget['rows']} training rows, seeds {', '.join(map(str, seeds))}; collapsed: {budget['criterion']}."
         + ("" if results["complete"] else " **Not finished: the cells hold the fits that ran.**"),

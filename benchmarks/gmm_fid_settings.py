@@ -130,7 +130,7 @@ def markdown(results):
         "",
         *(f"Command: `{command}`  " for command in results["commands"]),
         f"Machine: {'; '.join(results['machines'])}  ",
-        f"Package: {results['package']}  ",
+        f"Package: {'; '.join(results.get('packages', [results['package']]))}  ",
         f"FID and KID of {budget['n_fid']} samples (seed {budget['seed']}) against {budget['n_reference']} test "
         f"images; densities fitted to the codes of {budget['n_train']} training images unless marked test. "
         "The models are the committed checkpoints; only the density changes.",
