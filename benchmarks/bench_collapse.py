@@ -66,8 +66,8 @@ def cell_name(dataset, output, batch_size, method):
     return f"{dataset}/{output}/batch{batch_size}/{method}"
 
 
-def one_fit(X, output, batch_size, method, seed, args):
-    """One 1-epoch fit: whether it collapsed, and what says so."""
+def one_fit(X, output, batch_size, method, seed, args, callbacks=None):
+    """One 1-epoch fit: whether it collapsed, and what says so (``callbacks`` watch it)."""
     started = time.perf_counter()
     estimator = LoRAETransformer(
         latent_dim=128,
@@ -79,6 +79,7 @@ def one_fit(X, output, batch_size, method, seed, args):
         lr=1e-3,
         device="cpu",
         random_state=seed,
+        callbacks=callbacks,
         **METHODS[method],
     )
     with warnings.catch_warnings(record=True) as caught:
