@@ -12,11 +12,14 @@ reports what tells the settings apart:
   N(0, I) draws, the reconstruction error (on [-1, 1]), and the GMM FID of ``--n-fid``
   samples against the 10,000 test images (few samples: compare runs of one table only).
 
-A run is ``method:alpha:latent_dim`` (``ae:0:8``; alpha is ignored for the AE). The
+A run is ``method:alpha:latent_dim`` (``ae:0:8``; alpha is ignored for the AE); for RRAE
+the middle field is the rank, a number or ``auto`` for aRRAE (``rrae:5:128``,
+``rrae:auto:128``; ``finetune_epochs`` at its default). The
 converted weights come from ``check_penalties.py`` (``benchmarks/results/penalty_check.md``):
 on [-1, 1], WAE ``alpha = 4 * 10 / 39.2 = 1.02`` (Tolstikhin et al., zdim 8), RAE
 ``alpha = 4 * 2 * 1e-4 / 16 = 5e-5`` (Ghosh et al., latent 16).
 ``--output-init torch`` (the default here) trains as the committed 50-epoch rows did.
+``--dataset fashion`` runs on Fashion-MNIST (``apt-get install dataset-fashion-mnist``).
 
 Example (the committed result)::
 
@@ -45,7 +48,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reproduce_mnist  # noqa: E402
-from _data import load_mnist  # noqa: E402
+from _data import load_fashion_mnist, load_mnist  # noqa: E402
 from _feature_cache import DEFAULT_CACHE_DIR, cached_inception_features  # noqa: E402
 from _machine import resumable_results, write_results  # noqa: E402
 
@@ -54,19 +57,30 @@ from sklearn_lorae.metrics import latent_rank, latent_singular_values  # noqa: E
 
 MMD_ROWS = 2000
 # LoRAE for the before / after figures of output_init (the same columns at 3 epochs).
-PROBED_METHODS = ("ae", "wae", "rae", "lorae")
+# RRAE for the RRAE paper's checks (its middle field is the rank, not alpha).
+PROBED_METHODS = ("ae", "wae", "rae", "lorae", "rrae")
+LOADERS = {"mnist": load_mnist, "fashion": load_fashion_mnist}
 
 
 def parse_run(text):
-    method, alpha, latent_dim = text.split(":")
-    if method not in PROBED_METHODS:
-        raise argparse.ArgumentTypeError(f"{text!r}: the method is one of {', '.join(PROBED_METHODS)}")
-    return {"method": method, "alpha": float(alpha), "latent_dim": int(latent_dim)}
+    try:
+        method, setting, latent_dim = text.split(":")
+        if method not in PROBED_METHODS:
+            raise ValueError(f"the method is one of {', '.join(PROBED_METHODS)}")
+        if method == "rrae":
+            return {
+                "method": method,
+                "rank": setting if setting == "auto" else int(setting),
+                "latent_dim": int(latent_dim),
+            }
+        return {"method": method, "alpha": float(setting), "latent_dim": int(latent_dim)}
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not method:alpha:latent_dim ({error})") from None
 
 
 def run_name(run):
-    alpha = "" if run["method"] == "ae" else f" alpha={run['alpha']:g}"
-    return f"{run['method']}{alpha} latent={run['latent_dim']}"
+    setting = {"ae": "", "rrae": f" rank={run.get('rank')}"}.get(run["method"], f" alpha={run.get('alpha', 0):g}")
+    return f"{run['method']}{setting} latent={run['latent_dim']}"
 
 
 def code_statistics(codes, seed):
@@ -81,7 +95,9 @@ def code_statistics(codes, seed):
 
 def probe(run, X_train, X_test, reference, args):
     overrides = dict(latent_dim=run["latent_dim"])
-    if run["method"] != "ae":
+    if run["method"] == "rrae":
+        overrides["rank"] = run["rank"]
+    elif run["method"] != "ae":
         overrides["alpha"] = run["alpha"]
     generator = reproduce_mnist.generator_for(
         run["method"], args, callbacks=[reproduce_mnist.EpochDiagnostics()], **overrides
@@ -123,12 +139,13 @@ def main():
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--n-reference", type=int, default=10000, help="test images for the FID reference")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="Inception features of the test images")
+    parser.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    pixels_train, _, pixels_test, _ = load_mnist(scaled=False)
+    pixels_train, _, pixels_test, _ = LOADERS[args.dataset](scaled=False)
     X_train = pixels_train[: args.n_train].astype(np.float32) / 127.5 - 1.0
     X_test = pixels_test.astype(np.float32) / 127.5 - 1.0
     reproduce_mnist.PROBES["test"] = torch.tensor(X_test).view(-1, 1, 28, 28)
@@ -136,9 +153,13 @@ def main():
         key: getattr(args, key)
         for key in ("epochs", "n_train", "n_fid", "batch_size", "lr", "seed", "output_init", "n_reference")
     }
+    # MNIST budgets stay as they were before --dataset, so that their results still resume.
+    if args.dataset != "mnist":
+        budget["dataset"] = args.dataset
+    test_name = {"mnist": "mnist_test", "fashion": "fashion_mnist_test"}[args.dataset]
     results = resumable_results(args.output, budget, "runs")
     reference = reproduce_mnist.Reference(
-        cached_inception_features("mnist_test", pixels_test[: args.n_reference], args.cache_dir, {})
+        cached_inception_features(test_name, pixels_test[: args.n_reference], args.cache_dir, {})
     )
     for run in args.runs:
         name = run_name(run)
@@ -152,7 +173,8 @@ def main():
 def markdown(results):
     budget = results["budget"]
     lines = [
-        "# Short runs on MNIST: the codes, the penalty's share and the GMM FID",
+        f"# Short runs on {'Fashion-MNIST' if budget.get('dataset') == 'fashion' else 'MNIST'}: "
+        "the codes, the penalty's share and the GMM FID",
         "",
         *(f"Command: `{command}`  " for command in results["commands"]),
         f"Budget: {budget['epochs']} epochs on the first {budget['n_train']} training images, batch "
@@ -160,7 +182,7 @@ def markdown(results):
         f"{budget['output_init']!r}; the LoRAE paper's net, [-1, 1], tanh; GMM FID of {budget['n_fid']} "
         f"samples against {budget['n_reference']} test images  ",
         f"Machine: {'; '.join(results['machines'])}  ",
-        f"Package: {results['package']}",
+        f"Package: {'; '.join(results.get('packages', [results['package']]))}",
         "",
         "Penalty share: the penalty's part of the training loss (last epoch; largest over the epochs). "
         f"MMD²: IMQ kernel, the WAE's scales, {MMD_ROWS} test codes against as many N(0, I) draws.",
