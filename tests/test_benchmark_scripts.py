@@ -265,15 +265,21 @@ def test_probe_code_penalties_smoke(tmp_path):
     ]  # fmt: skip
     run("probe_code_penalties.py", *tiny_budget, "--runs", "wae:1.02:8", "ae:0:8")
     # A second run keeps the runs already there and adds the new one.
-    run("probe_code_penalties.py", *tiny_budget, "--runs", "wae:1.02:8", "rae:5e-5:16", "lorae:1e-3:8")
+    run(
+        "probe_code_penalties.py", *tiny_budget,
+        "--runs", "wae:1.02:8", "rae:5e-5:16", "lorae:1e-3:8", "rrae:2:8", "rrae:auto:8",
+    )  # fmt: skip
     results = json.loads(output.with_suffix(".json").read_text())
     names = ["wae alpha=1.02 latent=8", "ae latent=8", "rae alpha=5e-05 latent=16", "lorae alpha=0.001 latent=8"]
-    assert list(results["runs"]) == names
+    assert list(results["runs"]) == [*names, "rrae rank=2 latent=8", "rrae rank=auto latent=8"]
+    assert results["runs"]["rrae rank=2 latent=8"]["rank"] <= 2
     assert len(results["commands"]) == 2
     wae, ae = results["runs"]["wae alpha=1.02 latent=8"], results["runs"]["ae latent=8"]
     assert 0 < wae["penalty_share"][0] < 1 and ae["penalty_share"][0] == 0
     assert all(run["gmm_fid"] > 0 and np.isfinite(run["mmd2_to_prior"]) for run in results["runs"].values())
     assert "| wae alpha=1.02 latent=8 |" in output.with_suffix(".md").read_text()
+    with pytest.raises(subprocess.CalledProcessError):
+        run("probe_code_penalties.py", *tiny_budget, "--runs", "rrae:two:8")
 
 
 @needs_mnist
