@@ -50,6 +50,8 @@ METHODS = {"ae": dict(regularizer="none"), "lorae": dict(regularizer="nuclear", 
 # The outputs most users pass [0, 1] images to: measured on MNIST at batch 128 only.
 UNIT_RANGE_OUTPUTS = ("identity", "sigmoid")
 FIX = {"on": "data_mean", "off": "torch"}
+# The collapse criterion's defaults (diagnose_collapse.py applies the same).
+CHECK_ROWS, MIN_STD_RATIO = 1_000, 1e-3
 
 
 def cells(args):
@@ -109,8 +111,8 @@ def main():
     outputs = ["tanh", *UNIT_RANGE_OUTPUTS]
     parser.add_argument("--outputs", nargs="+", choices=outputs, default=outputs)
     parser.add_argument("--rows", type=int, default=10_000, help="training rows (the first of the training set)")
-    parser.add_argument("--check-rows", type=int, default=1_000)
-    parser.add_argument("--min-std-ratio", type=float, default=1e-3)
+    parser.add_argument("--check-rows", type=int, default=CHECK_ROWS)
+    parser.add_argument("--min-std-ratio", type=float, default=MIN_STD_RATIO)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, required=True, help="path without suffix; a stopped sweep resumes")
     args = parser.parse_args()
