@@ -308,8 +308,13 @@ def test_gmm_fid_settings_smoke(tmp_path):
 
 def test_rrae_synthetic_smoke(tmp_path):
     output = tmp_path / "synthetic"
-    run("bench_rrae_synthetic.py", "--epochs", "2", "--factors", "1", "--seeds", "0", "--output", str(output))
-    (result,) = json.loads(output.with_suffix(".json").read_text())["runs"]
+    run(
+        "bench_rrae_synthetic.py", "--epochs", "2", "--finetune-epochs", "1", "--factors", "1", "--seeds", "0",
+        "--output", str(output),
+    )  # fmt: skip
+    results = json.loads(output.with_suffix(".json").read_text())
+    assert results["settings"]["finetune_epochs"] == 1
+    (result,) = results["runs"]
     assert result["factors"] == 1 and 1 <= result["found_rank"] <= 8
     assert set(result["fixed_rank_test_mse"]) == {"1", "2", "3"}
     assert all(error > 0 for error in result["fixed_rank_test_mse"].values())
