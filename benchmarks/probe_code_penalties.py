@@ -116,6 +116,8 @@ def probe(run, X_train, X_test, reference, args):
             None if penalty is None else penalty / loss for penalty, loss in zip(table["penalty"], table["train_loss"])
         ],
         "rank": int(latent_rank(latent_singular_values(codes))),
+        # RRAE's truncation rank: given, or what aRRAE's search found (the codes' rank is at most this).
+        **({"truncation_rank": int(generator.rank_)} if run["method"] == "rrae" else {}),
         "test_mse": float(np.mean((reconstruction - X_test) ** 2)),
         **code_statistics(codes, args.seed),
         "gmm_fid": reproduce_mnist.fid_against(reference, samples, args),
@@ -184,6 +186,7 @@ def markdown(results):
         f"Machine: {'; '.join(results['machines'])}  ",
         f"Package: {'; '.join(results.get('packages', [results['package']]))}",
         "",
+        "Rank: of the test codes; for RRAE, (k=...) is its truncation rank, given or found by aRRAE. "
         "Penalty share: the penalty's part of the training loss (last epoch; largest over the epochs). "
         f"MMD²: IMQ kernel, the WAE's scales, {MMD_ROWS} test codes against as many N(0, I) draws.",
         "",
@@ -193,8 +196,9 @@ def markdown(results):
     for name, run in results["runs"].items():
         shares = [share for share in run["penalty_share"] if share is not None]
         share = f"{shares[-1]:.3f} ({max(shares):.3f})" if shares else "-"
+        rank = f"{run['rank']} (k={run['truncation_rank']})" if "truncation_rank" in run else run["rank"]
         lines.append(
-            f"| {name} | {run['epochs']['train_loss'][-1]:.5f} | {share} | {run['test_mse']:.5f} | {run['rank']} "
+            f"| {name} | {run['epochs']['train_loss'][-1]:.5f} | {share} | {run['test_mse']:.5f} | {rank} "
             f"| {run['code_mean_norm']:.2f} | {run['mmd2_to_prior']:.4f} | {run['gmm_fid']:.2f} "
             f"| {run['fit_seconds']:.0f} |"
         )

@@ -273,6 +273,10 @@ def test_probe_code_penalties_smoke(tmp_path):
     names = ["wae alpha=1.02 latent=8", "ae latent=8", "rae alpha=5e-05 latent=16", "lorae alpha=0.001 latent=8"]
     assert list(results["runs"]) == [*names, "rrae rank=2 latent=8", "rrae rank=auto latent=8"]
     assert results["runs"]["rrae rank=2 latent=8"]["rank"] <= 2
+    assert results["runs"]["rrae rank=2 latent=8"]["truncation_rank"] == 2
+    found = results["runs"]["rrae rank=auto latent=8"]["truncation_rank"]
+    assert 1 <= found <= 8 and results["runs"]["rrae rank=auto latent=8"]["rank"] <= found
+    assert f"(k={found}) |" in output.with_suffix(".md").read_text()
     assert len(results["commands"]) == 2
     wae, ae = results["runs"]["wae alpha=1.02 latent=8"], results["runs"]["ae latent=8"]
     assert 0 < wae["penalty_share"][0] < 1 and ae["penalty_share"][0] == 0
