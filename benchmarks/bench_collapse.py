@@ -68,14 +68,17 @@ def cell_name(dataset, output, batch_size, method):
     return f"{dataset}/{output}/batch{batch_size}/{method}"
 
 
-def one_fit(X, output, batch_size, method, seed, args, callbacks=None):
+def one_fit(
+    X, output, batch_size, method, seed, *, output_init, check_rows=CHECK_ROWS, min_std_ratio=MIN_STD_RATIO,
+    callbacks=None,
+):  # fmt: skip
     """One 1-epoch fit: whether it collapsed, and what says so (``callbacks`` watch it)."""
     started = time.perf_counter()
     estimator = LoRAETransformer(
         latent_dim=128,
         image_shape=(1, 28, 28),
         output_activation=output,
-        output_init=FIX[args.fix],
+        output_init=output_init,
         max_epochs=1,
         batch_size=batch_size,
         lr=1e-3,
@@ -88,12 +91,12 @@ def one_fit(X, output, batch_size, method, seed, args, callbacks=None):
         warnings.simplefilter("always", ConvergenceWarning)
         estimator.fit(X)
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    rows = X[: args.check_rows]
+    rows = X[:check_rows]
     reconstructions = estimator.inverse_transform(estimator.transform(rows))
     std_ratio = float(reconstructions.std(axis=0).mean() / rows.std(axis=0).mean())
     return {
         "seed": seed,
-        "collapsed": bool(warned or std_ratio < args.min_std_ratio),
+        "collapsed": bool(warned or std_ratio < min_std_ratio),
         "warned": warned,
         "std_ratio": std_ratio,
         "mse": float(np.mean((reconstructions - rows) ** 2)),
@@ -130,7 +133,12 @@ def main():
         X = images[dataset] * 2 - 1 if output == "tanh" else images[dataset]
         fits = results["runs"].setdefault(cell_name(dataset, output, batch_size, method), [])
         for seed in sorted(set(args.seeds) - {fit["seed"] for fit in fits}):
-            fits.append(one_fit(X, output, batch_size, method, seed, args))
+            fits.append(
+                one_fit(
+                    X, output, batch_size, method, seed,
+                    output_init=FIX[args.fix], check_rows=args.check_rows, min_std_ratio=args.min_std_ratio,
+                )
+            )  # fmt: skip
             print(cell_name(dataset, output, batch_size, method), fits[-1], flush=True)
             # Written after every fit: a stopped sweep keeps the fits it ran and resumes there.
             write(args, results)

@@ -94,19 +94,18 @@ def main():
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    # bench_collapse's criterion, at its defaults.
-    criterion = dict(check_rows=bench_collapse.CHECK_ROWS, min_std_ratio=bench_collapse.MIN_STD_RATIO)
     X = bench_collapse.load_mnist()[0][: args.rows] * 2 - 1
     probe = torch.from_numpy(X[: args.probe_rows]).view(-1, 1, 28, 28)
     results = {**run_description(), "threads": args.threads, "rows": args.rows, "probe_rows": args.probe_rows}
     results["data_mean"], results["fits"] = float(X.mean()), []
     started = time.perf_counter()
     for init in args.inits:
-        fix = next(fix for fix, output_init in bench_collapse.FIX.items() if output_init == init)
-        fit_args = argparse.Namespace(fix=fix, **criterion)
         for seed in args.seeds:
             steps = []
-            fit = bench_collapse.one_fit(X, "tanh", 128, "ae", seed, fit_args, callbacks=[FirstSteps(probe, steps)])
+            # bench_collapse's criterion, at its defaults.
+            fit = bench_collapse.one_fit(
+                X, "tanh", 128, "ae", seed, output_init=init, callbacks=[FirstSteps(probe, steps)]
+            )
             results["fits"].append({"output_init": init, **fit, "steps": steps})
             print(init, seed, fit["collapsed"], steps[0]["mean_output"], steps[-1]["saturated"], flush=True)
             results["wall_seconds"] = time.perf_counter() - started
