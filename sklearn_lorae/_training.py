@@ -336,7 +336,8 @@ class TrainingMixin:
 
     def _warn_if_output_ignores_input(self, X, latents):
         """A ConvergenceWarning when the trained net reconstructs (nearly) the same
-        output whatever its input, as when every ReLU of a layer stopped responding."""
+        output whatever its input: a saturating output (tanh, sigmoid) driven into its flat
+        tail in the first steps, or every ReLU of a layer stopped responding."""
         rows = X[:_OUTPUT_CHECK_ROWS]
         data_variance = rows.var(axis=0, dtype=np.float64).sum()
         if not data_variance > 0:
@@ -347,8 +348,9 @@ class TrainingMixin:
             warnings.warn(
                 f"The trained network's output does not depend on its input: its "
                 f"reconstructions of the first {len(rows)} training rows vary {ratio:.3g} "
-                "times as much as the rows do. The training failed (e.g. the ReLUs of a "
-                "layer stopped responding); try another random_state or a lower lr.",
+                "times as much as the rows do. The training failed (e.g. a tanh or sigmoid "
+                "output saturated, or the ReLUs of a layer stopped responding); try "
+                "output_init='data_mean' if it was 'torch', another random_state or a lower lr.",
                 ConvergenceWarning,
                 stacklevel=4,  # the caller of fit, past scikit-learn's fit wrapper
             )
