@@ -345,12 +345,14 @@ class TrainingMixin:
         reconstructions = self._decode(latents[:_OUTPUT_CHECK_ROWS])
         ratio = reconstructions.var(axis=0, dtype=np.float64).sum() / data_variance
         if ratio < _MIN_OUTPUT_VARIANCE_RATIO:
+            # Only the built-in decoder's start can be moved to the data's mean.
+            start_at_mean = "output_init='data_mean', " if self.output_init == "torch" and self.decoder is None else ""
             warnings.warn(
                 f"The trained network's output does not depend on its input: its "
                 f"reconstructions of the first {len(rows)} training rows vary {ratio:.3g} "
                 "times as much as the rows do. The training failed (e.g. a tanh or sigmoid "
                 "output saturated, or the ReLUs of a layer stopped responding); try "
-                "output_init='data_mean' if it was 'torch', another random_state or a lower lr.",
+                f"{start_at_mean}another random_state or a lower lr.",
                 ConvergenceWarning,
                 stacklevel=4,  # the caller of fit, past scikit-learn's fit wrapper
             )

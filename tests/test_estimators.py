@@ -374,8 +374,15 @@ def test_failed_training_warns_that_the_output_ignores_the_input():
     dead = nn.Linear(3, 6)
     nn.init.constant_(dead.bias, -100.0)
     decoder = nn.Sequential(dead, nn.ReLU())
-    with pytest.warns(ConvergenceWarning, match="output does not depend on its input"):
+    with pytest.warns(ConvergenceWarning, match="output does not depend on its input") as caught:
         LoRAETransformer(latent_dim=3, decoder=decoder, max_epochs=2, random_state=0).fit(X)
+    # A custom decoder's start is the user's: no advice about output_init.
+    assert not any("output_init" in str(warning.message) for warning in caught)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         LoRAETransformer(latent_dim=3, max_epochs=2, random_state=0).fit(X)
+        estimator = LoRAETransformer(latent_dim=3, max_epochs=2, random_state=0, output_init="torch").fit(X)
+    # The built-in decoder from torch's start: the advice names the default start.
+    estimator._decode = lambda latents: np.zeros((len(latents), X.shape[1]), dtype=np.float32)
+    with pytest.warns(ConvergenceWarning, match="try output_init='data_mean', another random_state"):
+        estimator._warn_if_output_ignores_input(X, estimator.transform(X))
