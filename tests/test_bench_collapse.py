@@ -2,7 +2,7 @@
 
 import json
 
-from test_benchmark_scripts import BENCHMARKS, assert_names_cpu, needs_mnist, run
+from test_benchmark_scripts import assert_names_cpu, import_benchmark, needs_mnist, run
 
 
 @needs_mnist
@@ -48,13 +48,8 @@ def test_collapse_sweep_smoke(tmp_path):
 
 
 def test_resumed_results_keep_the_package_of_files_written_before_packages_existed(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        from _machine import package_description, resumable_results
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    machine = import_benchmark("_machine")
+    package_description, resumable_results = machine.package_description, machine.resumable_results
     earlier = {"budget": {"rows": 1}, "runs": {}, "package": "sklearn_lorae 0.0 (commit 0000000)", "machines": []}
     (tmp_path / "r.json").write_text(json.dumps(earlier))
     results = resumable_results(tmp_path / "r", {"rows": 1}, "runs")

@@ -1,5 +1,6 @@
 """Smoke tests that keep the benchmark scripts from rotting (tiny budgets, real code paths)."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -21,6 +22,15 @@ def run(script, *arguments):
     paths = [str(BENCHMARKS.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments], check=True, timeout=600, env=env)
+
+
+def import_benchmark(name):
+    """A benchmark script (or helper) as a module, for tests of its functions."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
 
 
 def assert_names_cpu(machine):

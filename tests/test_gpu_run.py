@@ -10,13 +10,11 @@ import subprocess
 import sys
 import tarfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from test_benchmark_scripts import BENCHMARKS, import_benchmark
 
 
 def run(*arguments):
@@ -90,11 +88,7 @@ def test_smoke_runs_every_stage_and_what_comes_back_fits(digits_as_mnist, tmp_pa
 
 
 def test_a_training_cut_short_is_saved_and_continued(digits_as_mnist, tmp_path):
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import gpu_run
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    gpu_run = import_benchmark("gpu_run")
     args = gpu_run.parse_args(["--smoke", "--data", str(digits_as_mnist), "--output", str(tmp_path / "out")])
     (args.work_dir / "models").mkdir(parents=True)
     config = {
