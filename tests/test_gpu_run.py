@@ -5,25 +5,18 @@ budget continued from its model file."""
 import gzip
 import io
 import json
-import os
-import subprocess
-import sys
 import tarfile
 import time
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from test_benchmark_scripts import BENCHMARKS, import_benchmark
+from test_benchmark_scripts import import_benchmark
+from test_benchmark_scripts import run as run_benchmark
 
 
 def run(*arguments):
-    # The script's own folder, not the working directory, is on its sys.path: without this
-    # it would import an installed sklearn_lorae, which may not be the one under test.
-    paths = [str(BENCHMARKS.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    command = [sys.executable, str(BENCHMARKS / "gpu_run.py"), *map(str, arguments)]
-    subprocess.run(command, check=True, timeout=600, env=env)
+    run_benchmark("gpu_run.py", *map(str, arguments))
 
 
 @pytest.fixture(scope="module")
