@@ -72,11 +72,13 @@ def resumable_results(output, budget, table):
     if results["budget"] != budget:
         raise SystemExit(f"{path} holds another budget: use another --output.")
     results.setdefault("commands", []).append("python " + " ".join(sys.argv))
-    results["machine"] = f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    if results["machine"] not in results.setdefault("machines", []):
-        results["machines"].append(results["machine"])
-    # Results written before ``packages`` existed name their package in ``package`` only.
+    # Results written before ``machines`` and ``packages`` existed name theirs in
+    # ``machine`` and ``package`` only.
+    results.setdefault("machines", [results["machine"]] if "machine" in results else [])
     results.setdefault("packages", [results["package"]] if "package" in results else [])
+    results["machine"] = f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    if results["machine"] not in results["machines"]:
+        results["machines"].append(results["machine"])
     results["package"] = package_description()
     if results["package"] not in results["packages"]:
         results["packages"].append(results["package"])

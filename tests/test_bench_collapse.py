@@ -47,14 +47,21 @@ def test_collapse_sweep_smoke(tmp_path):
         assert [fit["seed"] for fit in resumed["runs"][name]] == [0, 1]
 
 
-def test_resumed_results_keep_the_package_of_files_written_before_packages_existed(tmp_path):
+def test_resumed_results_keep_the_package_and_machine_of_files_written_before_their_lists_existed(tmp_path):
     machine = import_benchmark("_machine")
     package_description, resumable_results = machine.package_description, machine.resumable_results
-    earlier = {"budget": {"rows": 1}, "runs": {}, "package": "sklearn_lorae 0.0 (commit 0000000)", "machines": []}
+    earlier = {
+        "budget": {"rows": 1},
+        "runs": {},
+        "package": "sklearn_lorae 0.0 (commit 0000000)",
+        "machine": "an older CPU, torch 0.0, 1 threads",
+    }
     (tmp_path / "r.json").write_text(json.dumps(earlier))
     results = resumable_results(tmp_path / "r", {"rows": 1}, "runs")
     assert results["packages"] == ["sklearn_lorae 0.0 (commit 0000000)", package_description()]
     assert results["package"] == package_description()
+    assert results["machines"] == ["an older CPU, torch 0.0, 1 threads", results["machine"]]
+    assert results["machine"] != "an older CPU, torch 0.0, 1 threads"
 
 
 @needs_mnist
