@@ -311,10 +311,13 @@ def test_gmm_fid_settings_smoke(tmp_path):
         "--n-train", "64", "--threads", "1", "--cache-dir", str(tmp_path / "features"), "--output", str(output),
     ]  # fmt: skip
     run("gmm_fid_settings.py", *tiny, "--settings", "package", "sklearn-4-full-test")
-    run("gmm_fid_settings.py", *tiny, "--settings", "package", "sklearn-4-diag")  # keeps the first two
+    # keeps the first two
+    run("gmm_fid_settings.py", *tiny, "--settings", "package", "sklearn-4-diag", "sklearn-4-full", "sklearn-4-full-rs1")
     results = json.loads(output.with_suffix(".json").read_text())
     rows = results["fid"]["lorae"]
-    assert list(rows) == ["package", "sklearn-4-full-test", "sklearn-4-diag"]
+    assert list(rows) == ["package", "sklearn-4-full-test", "sklearn-4-diag", "sklearn-4-full", "sklearn-4-full-rs1"]
+    # The seeded setting is its own fit and draw, not --seed's again.
+    assert rows["sklearn-4-full-rs1"]["fid"] != rows["sklearn-4-full"]["fid"]
     assert all(row["fid"] > 0 for row in rows.values())
     assert "n_iter" not in rows["package"] and rows["sklearn-4-diag"]["n_iter"] >= 1
     assert "| lorae | sklearn-4-full-test |" in output.with_suffix(".md").read_text()
