@@ -52,7 +52,10 @@ class LoRAEGenerator(BaseLowRankAutoencoder):
 
     n_components : int, default=4
         Number of mixture components of ``sampler="gmm"``, as in the LoRAE paper;
-        ignored by the other samplers.
+        ignored by the other samplers. The best count depends on the model: on the
+        reproduction page's 50-epoch MNIST models, 10 components lower IRMAE's GMM FID
+        from 17.3 to 13.2 and raise LoRAE's from 17.3 to 22.3. Choose it by the FID of
+        the samples.
 
     Attributes
     ----------
