@@ -24,6 +24,9 @@ images, as ``reproduce_mnist.py`` does (Inception FID and KID, samples seed 0):
   runs drew one such fit; it fits the codes of MNIST's *training* images (its ``test_set``
   is ``datasets.MNIST(train=True)``), 4 full components, scikit-learn's defaults.
 
+``--reference train`` scores against the first ``--n-reference`` *training* images
+instead: that ``generation.py`` writes its FID reference from the same training loader.
+
 Checkpoints are the pickles of ``benchmarks/checkpoints/mnist_cpu_50epochs`` (or
 ``save_model`` files). Results are kept per model and setting in ``<output>.json``, so an
 interrupted run goes on. Example (the committed result)::
@@ -99,7 +102,14 @@ def main():
     parser.add_argument("--n-train", type=int, default=None, help="training codes (smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="Inception features of the test images")
+    parser.add_argument(
+        "--reference",
+        choices=["test", "train"],
+        default="test",
+        help="the FID's reference: the first --n-reference test images (this page's) or training images "
+        "(what the LoRAE authors' generation.py writes for MNIST)",
+    )
+    parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="Inception features of the reference images")
     parser.add_argument("--output", type=Path, required=True, help="path without suffix")
     args = parser.parse_args()
     if args.threads:
@@ -110,10 +120,14 @@ def main():
     pixels_train, _, pixels_test, _ = load_mnist(scaled=False)
     X_train = pixels_train[: args.n_train].astype(np.float32) / 127.5 - 1.0
     X_test = pixels_test[: args.n_reference].astype(np.float32) / 127.5 - 1.0
+    # The cache names of the other benchmarks, so that they share the features.
+    name, pixels = ("mnist_test", pixels_test) if args.reference == "test" else ("mnist_train_first", pixels_train)
     reference = reproduce_mnist.Reference(
-        cached_inception_features("mnist_test", pixels_test[: args.n_reference], args.cache_dir, {})
+        cached_inception_features(name, pixels[: args.n_reference], args.cache_dir, {})
     )
     budget = {"n_fid": args.n_fid, "n_reference": args.n_reference, "n_train": len(X_train), "seed": args.seed}
+    if args.reference != "test":  # the results written before --reference existed stay resumable
+        budget["reference"] = args.reference
     results = resumable_results(args.output, budget, "fid")
     for method in args.models:
         todo = [setting for setting in args.settings if setting not in results["fid"].get(method, {})]
@@ -140,8 +154,9 @@ def markdown(results):
         *(f"Command: `{command}`  " for command in results["commands"]),
         f"Machine: {'; '.join(results['machines'])}  ",
         f"Package: {'; '.join(results.get('packages', [results['package']]))}  ",
-        f"FID and KID of {budget['n_fid']} samples (seed {budget['seed']}) against {budget['n_reference']} test "
-        f"images; densities fitted to the codes of {budget['n_train']} training images unless marked test. "
+        f"FID and KID of {budget['n_fid']} samples (seed {budget['seed']}) against the first "
+        f"{budget['n_reference']} {budget.get('reference', 'test')} images; densities fitted to the codes of "
+        f"{budget['n_train']} training images unless marked test. "
         "The models are the committed checkpoints; only the density changes.",
         "",
         "| model | setting | FID | KID x 1000 | EM iterations | mean log-likelihood, train / test codes |",
