@@ -321,6 +321,14 @@ def test_gmm_fid_settings_smoke(tmp_path):
     assert all(row["fid"] > 0 for row in rows.values())
     assert "n_iter" not in rows["package"] and rows["sklearn-4-diag"]["n_iter"] >= 1
     assert "| lorae | sklearn-4-full-test |" in output.with_suffix(".md").read_text()
+    # The same samples against training images: another budget, so another file.
+    with pytest.raises(subprocess.CalledProcessError):
+        run("gmm_fid_settings.py", *tiny, "--settings", "package", "--reference", "train")
+    on_train = tmp_path / "on_train"
+    run("gmm_fid_settings.py", *tiny[:-1], str(on_train), "--settings", "package", "--reference", "train")
+    results = json.loads(on_train.with_suffix(".json").read_text())
+    assert results["budget"]["reference"] == "train"
+    assert results["fid"]["lorae"]["package"]["fid"] != rows["package"]["fid"]
 
 
 def test_rrae_synthetic_smoke(tmp_path):
